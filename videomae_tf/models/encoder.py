@@ -1,0 +1,172 @@
+"""The VideoMAE ViT encoder: tubelet tokens + positions -> transformer blocks.
+
+``EncoderStack`` is a mixin that puts the encoder's parts directly on its host, so the
+fine-tuning model carries them at the top level (``blocks.0``...) as the official
+classifier does, while the pretraining model nests them in an ``encoder`` layer
+(``encoder.blocks.0``...). The same code serves both.
+"""
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from videomae_tf.models.layers import Block, TubeletEmbedding, dense_init, layer_norm, sinusoid_table
+
+
+def as_pair(size):
+    """224 -> (224, 224); (h, w) stays."""
+    if isinstance(size, (tuple, list)):
+        return int(size[0]), int(size[1])
+    return int(size), int(size)
+
+
+ENCODER_DEFAULTS = dict(
+    img_size=224,
+    patch_size=16,
+    num_frames=16,
+    tubelet_size=2,
+    in_chans=3,
+    embed_dim=768,
+    depth=12,
+    num_heads=12,
+    mlp_ratio=4.0,
+    qkv_bias=True,
+    head_dim=None,
+    drop_path_rate=0.0,
+    init_values=0.0,
+    layer_norm_eps=1e-6,
+    cosine_attention=False,
+    use_cls_token=False,
+    learned_pos_embed=False,
+)
+
+
+class EncoderStack:
+    """Mixin holding patch_embed, the position table and the blocks on ``self``."""
+
+    def _init_encoder(self, **kwargs):
+        unknown = set(kwargs) - set(ENCODER_DEFAULTS)
+        if unknown:
+            raise TypeError(f"unknown encoder options: {sorted(unknown)}")
+        cfg = dict(ENCODER_DEFAULTS, **kwargs)
+        cfg["img_size"] = as_pair(cfg["img_size"])
+        self.encoder_config = cfg
+        height, width = cfg["img_size"]
+        p, t = cfg["patch_size"], cfg["tubelet_size"]
+        if height % p or width % p or cfg["num_frames"] % t:
+            raise ValueError(
+                f"img_size {cfg['img_size']} must be divisible by patch_size {p} and "
+                f"num_frames {cfg['num_frames']} by tubelet_size {t}"
+            )
+        self.grid = (cfg["num_frames"] // t, height // p, width // p)
+        self.num_patches = int(np.prod(self.grid))
+        self.embed_dim = cfg["embed_dim"]
+        self.num_prefix_tokens = 1 if cfg["use_cls_token"] else 0
+        self.patch_embed = TubeletEmbedding(cfg["embed_dim"], p, t, name="patch_embed")
+        rates = np.linspace(0, cfg["drop_path_rate"], cfg["depth"])
+        self.blocks = [
+            Block(
+                cfg["embed_dim"],
+                cfg["num_heads"],
+                mlp_ratio=cfg["mlp_ratio"],
+                qkv_bias=cfg["qkv_bias"],
+                head_dim=cfg["head_dim"],
+                drop_path=float(rates[i]),
+                init_values=cfg["init_values"],
+                eps=cfg["layer_norm_eps"],
+                cosine_attention=cfg["cosine_attention"],
+                name=f"blocks.{i}",
+            )
+            for i in range(cfg["depth"])
+        ]
+        self.pos_table = None if cfg["learned_pos_embed"] else sinusoid_table(
+            self.num_patches, cfg["embed_dim"]
+        )
+
+    @property
+    def clip_shape(self):
+        """The (T, H, W, C) clip this model takes."""
+        cfg = self.encoder_config
+        return (cfg["num_frames"], *cfg["img_size"], cfg["in_chans"])
+
+    def check_clip(self, shape):
+        """Raise a ValueError naming the expected shape when a clip does not fit."""
+        shape = tuple(shape)
+        expected = self.clip_shape
+        if len(shape) != 5 or any(
+            got is not None and got != want for got, want in zip(shape[1:], expected)
+        ):
+            raise ValueError(
+                f"{self.name} expects clips of shape (batch, {', '.join(map(str, expected))}) "
+                f"(batch, frames, height, width, channels; channels-last, normalised), "
+                f"got {shape}"
+            )
+
+    def _build_encoder(self, clip_shape):
+        self.patch_embed.build(clip_shape)
+        tokens = self.num_patches + self.num_prefix_tokens
+        if self.encoder_config["use_cls_token"]:
+            self.cls_token = self.add_weight(
+                shape=(1, 1, self.embed_dim), initializer=dense_init(), name="cls_token"
+            )
+        if self.encoder_config["learned_pos_embed"]:
+            self.pos_embed = self.add_weight(
+                shape=(1, tokens, self.embed_dim), initializer=dense_init(), name="pos_embed"
+            )
+        for block in self.blocks:
+            block.build((clip_shape[0], tokens, self.embed_dim))
+
+    def embed(self, clip):
+        """Clip -> tokens with positions (and the CLS token in front, if any)."""
+        self.check_clip(clip.shape)
+        x = self.patch_embed(clip)
+        batch = ops.shape(x)[0]
+        prefix = []
+        if self.encoder_config["use_cls_token"]:
+            prefix = [ops.broadcast_to(ops.cast(self.cls_token, x.dtype), (batch, 1, self.embed_dim))]
+        if self.pos_table is None:
+            x = ops.concatenate(prefix + [x], axis=1) if prefix else x
+            return x + ops.cast(self.pos_embed, x.dtype)
+        x = x + ops.cast(self.pos_table, x.dtype)[None]
+        return ops.concatenate(prefix + [x], axis=1) if prefix else x
+
+    def run_blocks(self, x, training=False):
+        for block in self.blocks:
+            x = block(x, training=training)
+        return x
+
+
+def gather_tokens(x, index):
+    """x (B, N, D), index (B, K) int -> (B, K, D): the tokens at those positions."""
+    index = ops.cast(index, "int32")
+    return ops.take_along_axis(x, index[:, :, None], axis=1)
+
+
+@keras.saving.register_keras_serializable(package="videomae_tf")
+class VideoMAEEncoder(EncoderStack, layers.Layer):
+    """The pretraining encoder: sees the visible tokens only and ends in ``norm``."""
+
+    def __init__(self, final_norm=True, **kwargs):
+        layer_kwargs = {k: kwargs.pop(k) for k in ("name", "dtype", "trainable") if k in kwargs}
+        super().__init__(**layer_kwargs)
+        self._init_encoder(**kwargs)
+        self.final_norm = bool(final_norm)
+        eps = self.encoder_config["layer_norm_eps"]
+        self.norm = layer_norm(eps, "norm") if self.final_norm else None
+
+    def build(self, clip_shape):
+        self._build_encoder(clip_shape)
+        if self.norm is not None:
+            self.norm.build((clip_shape[0], None, self.embed_dim))
+
+    def call(self, clip, visible_index=None, training=False):
+        x = self.embed(clip)
+        if visible_index is not None:
+            x = gather_tokens(x, visible_index)
+        x = self.run_blocks(x, training=training)
+        return x if self.norm is None else self.norm(x)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(self.encoder_config, final_norm=self.final_norm)
+        return config

@@ -1,0 +1,263 @@
+"""The building blocks of the VideoMAE ViT, mirroring the official PyTorch modules.
+
+Each layer is named after the PyTorch module it mirrors (``patch_embed.proj``,
+``blocks.3.attn.qkv``...), so that a Keras variable path maps one-to-one to a key of
+an official checkpoint (see ``videomae_tf.models.naming``). Model code uses
+``keras.ops`` only: the same layers run on the TensorFlow, JAX and PyTorch backends.
+"""
+
+import math
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+# torch's trunc_normal_(std=0.02) truncates at +-2 (absolute), i.e. practically a
+# plain normal; a 2-sigma truncated normal is the closest Keras initializer.
+TRUNC_NORMAL = 0.02
+
+
+def dense_init(scale=1.0):
+    return keras.initializers.TruncatedNormal(stddev=TRUNC_NORMAL * scale)
+
+
+def sinusoid_table(num_positions, dim):
+    """The official fixed 1-D sin/cos position table, shape (num_positions, dim).
+
+    angle(n, j) = n / 10000^(2*floor(j/2)/dim); even channels take sin, odd cos
+    (interleaved). Computed in float64 and cast to float32, as the official code does.
+    """
+    position = np.arange(num_positions, dtype=np.float64)[:, None]
+    channel = np.arange(dim)
+    angles = position / np.power(10000.0, 2 * (channel // 2) / dim)[None, :]
+    table = np.where(channel % 2 == 0, np.sin(angles), np.cos(angles))
+    return table.astype(np.float32)
+
+
+def layer_norm(eps, name):
+    return layers.LayerNormalization(epsilon=eps, name=name)
+
+
+class TubeletEmbedding(layers.Layer):
+    """Conv3d with kernel = stride = (tubelet, patch, patch): clip -> (B, N, D) tokens.
+
+    Tokens come out in (t, h, w) raster order, time outermost, like the official
+    ``PatchEmbed`` followed by ``flatten(2).transpose(1, 2)``.
+    """
+
+    def __init__(self, embed_dim, patch_size=16, tubelet_size=2, **kwargs):
+        super().__init__(**kwargs)
+        self.embed_dim = embed_dim
+        self.patch_size = patch_size
+        self.tubelet_size = tubelet_size
+        self.proj = layers.Conv3D(
+            embed_dim,
+            kernel_size=(tubelet_size, patch_size, patch_size),
+            strides=(tubelet_size, patch_size, patch_size),
+            padding="valid",
+            data_format="channels_last",
+            kernel_initializer="glorot_uniform",
+            name="proj",
+        )
+
+    def build(self, input_shape):
+        self.proj.build(input_shape)
+
+    def call(self, x):
+        x = self.proj(x)
+        return ops.reshape(x, (ops.shape(x)[0], -1, self.embed_dim))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            embed_dim=self.embed_dim,
+            patch_size=self.patch_size,
+            tubelet_size=self.tubelet_size,
+        )
+        return config
+
+
+class Attention(layers.Layer):
+    """Multi-head self-attention with the official q_bias / v_bias (k has no bias).
+
+    ``cosine=True`` is VideoMAE V2's optional cosine attention: normalised q and k,
+    scaled by exp(min(scale, ln 100)) with a learnable per-head ``scale``.
+    """
+
+    def __init__(self, dim, num_heads, qkv_bias=True, head_dim=None, cosine=False, **kwargs):
+        super().__init__(**kwargs)
+        self.dim = dim
+        self.num_heads = num_heads
+        self.qkv_bias = qkv_bias
+        self.head_dim = head_dim or dim // num_heads
+        self.cosine = cosine
+        inner = self.head_dim * num_heads
+        self.inner_dim = inner
+        self.qkv = layers.Dense(
+            3 * inner, use_bias=False, kernel_initializer=dense_init(), name="qkv"
+        )
+        self.proj = layers.Dense(
+            dim, kernel_initializer=dense_init(), bias_initializer="zeros", name="proj"
+        )
+
+    def build(self, input_shape):
+        self.qkv.build(input_shape)
+        if self.qkv_bias:
+            self.q_bias = self.add_weight(
+                shape=(self.inner_dim,), initializer="zeros", name="q_bias"
+            )
+            self.v_bias = self.add_weight(
+                shape=(self.inner_dim,), initializer="zeros", name="v_bias"
+            )
+        if self.cosine:
+            self.scale = self.add_weight(
+                shape=(self.num_heads, 1, 1),
+                initializer=keras.initializers.Constant(math.log(10.0)),
+                name="scale",
+            )
+        self.proj.build(tuple(input_shape[:-1]) + (self.inner_dim,))
+
+    def call(self, x):
+        batch, tokens = ops.shape(x)[0], ops.shape(x)[1]
+        qkv = self.qkv(x)
+        if self.qkv_bias:
+            zeros = ops.zeros_like(self.v_bias)
+            qkv = qkv + ops.cast(ops.concatenate([self.q_bias, zeros, self.v_bias]), qkv.dtype)
+        qkv = ops.reshape(qkv, (batch, tokens, 3, self.num_heads, self.head_dim))
+        qkv = ops.transpose(qkv, (2, 0, 3, 1, 4))  # (3, B, heads, N, head_dim)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        if self.cosine:
+            q = q / ops.maximum(ops.norm(q, axis=-1, keepdims=True), 1e-12)
+            k = k / ops.maximum(ops.norm(k, axis=-1, keepdims=True), 1e-12)
+            logit_scale = ops.exp(ops.minimum(self.scale, math.log(100.0)))
+            scores = ops.matmul(q, ops.swapaxes(k, -1, -2)) * ops.cast(logit_scale, q.dtype)
+        else:
+            q = q * (self.head_dim**-0.5)
+            scores = ops.matmul(q, ops.swapaxes(k, -1, -2))
+        attn = ops.cast(ops.softmax(ops.cast(scores, "float32"), axis=-1), v.dtype)
+        out = ops.matmul(attn, v)  # (B, heads, N, head_dim)
+        out = ops.reshape(ops.transpose(out, (0, 2, 1, 3)), (batch, tokens, self.inner_dim))
+        return self.proj(out)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            dim=self.dim,
+            num_heads=self.num_heads,
+            qkv_bias=self.qkv_bias,
+            head_dim=self.head_dim,
+            cosine=self.cosine,
+        )
+        return config
+
+
+class Mlp(layers.Layer):
+    """fc1 -> exact (erf) GELU -> fc2."""
+
+    def __init__(self, dim, hidden_dim, **kwargs):
+        super().__init__(**kwargs)
+        self.dim = dim
+        self.hidden_dim = hidden_dim
+        self.fc1 = layers.Dense(hidden_dim, kernel_initializer=dense_init(), name="fc1")
+        self.fc2 = layers.Dense(dim, kernel_initializer=dense_init(), name="fc2")
+
+    def build(self, input_shape):
+        self.fc1.build(input_shape)
+        self.fc2.build(tuple(input_shape[:-1]) + (self.hidden_dim,))
+
+    def call(self, x):
+        return self.fc2(keras.activations.gelu(self.fc1(x), approximate=False))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(dim=self.dim, hidden_dim=self.hidden_dim)
+        return config
+
+
+class DropPath(layers.Layer):
+    """Stochastic depth per sample: drops the whole residual branch of a sample."""
+
+    def __init__(self, rate=0.0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = float(rate)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed) if self.rate > 0 else None
+
+    def call(self, x, training=False):
+        if not training or self.rate == 0.0:
+            return x
+        keep = 1.0 - self.rate
+        shape = (ops.shape(x)[0],) + (1,) * (len(x.shape) - 1)
+        noise = keras.random.uniform(shape, seed=self.seed_generator, dtype=x.dtype)
+        return x / keep * ops.floor(keep + noise)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(rate=self.rate, seed=self.seed)
+        return config
+
+
+class Block(layers.Layer):
+    """Pre-norm transformer block with optional layer scale (gamma_1, gamma_2)."""
+
+    def __init__(
+        self,
+        dim,
+        num_heads,
+        mlp_ratio=4.0,
+        qkv_bias=True,
+        head_dim=None,
+        drop_path=0.0,
+        init_values=0.0,
+        eps=1e-6,
+        cosine_attention=False,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.dim = dim
+        self.num_heads = num_heads
+        self.mlp_ratio = mlp_ratio
+        self.qkv_bias = qkv_bias
+        self.head_dim = head_dim
+        self.drop_path_rate = float(drop_path)
+        self.init_values = float(init_values or 0.0)
+        self.eps = eps
+        self.cosine_attention = cosine_attention
+        self.norm1 = layer_norm(eps, "norm1")
+        self.attn = Attention(dim, num_heads, qkv_bias, head_dim, cosine_attention, name="attn")
+        self.norm2 = layer_norm(eps, "norm2")
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), name="mlp")
+        self.drop_path = DropPath(self.drop_path_rate, name="drop_path")
+
+    def build(self, input_shape):
+        for sub in (self.norm1, self.attn, self.norm2, self.mlp):
+            sub.build(input_shape)
+        if self.init_values > 0:
+            init = keras.initializers.Constant(self.init_values)
+            self.gamma_1 = self.add_weight(shape=(self.dim,), initializer=init, name="gamma_1")
+            self.gamma_2 = self.add_weight(shape=(self.dim,), initializer=init, name="gamma_2")
+
+    def call(self, x, training=False):
+        y = self.attn(self.norm1(x))
+        if self.init_values > 0:
+            y = y * ops.cast(self.gamma_1, y.dtype)
+        x = x + self.drop_path(y, training=training)
+        y = self.mlp(self.norm2(x))
+        if self.init_values > 0:
+            y = y * ops.cast(self.gamma_2, y.dtype)
+        return x + self.drop_path(y, training=training)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            dim=self.dim,
+            num_heads=self.num_heads,
+            mlp_ratio=self.mlp_ratio,
+            qkv_bias=self.qkv_bias,
+            head_dim=self.head_dim,
+            drop_path=self.drop_path_rate,
+            init_values=self.init_values,
+            eps=self.eps,
+            cosine_attention=self.cosine_attention,
+        )
+        return config

@@ -1,0 +1,52 @@
+"""Keras variable paths <-> official PyTorch state-dict keys.
+
+Every layer is named after its PyTorch module, so the mapping is mechanical: drop the
+model's own name, join modules with '.', and rename the leaf (Dense/Conv ``kernel`` ->
+``weight``, LayerNorm ``gamma``/``beta`` -> ``weight``/``bias``).
+"""
+
+import numpy as np
+
+_LEAF = {"kernel": "weight", "gamma": "weight", "beta": "bias"}
+
+
+def official_key(variable_path):
+    """'videomae_classifier/blocks.0/attn/qkv/kernel' -> 'blocks.0.attn.qkv.weight'."""
+    parts = variable_path.split("/")[1:]
+    parts[-1] = _LEAF.get(parts[-1], parts[-1])
+    return ".".join(parts)
+
+
+def official_weights(model):
+    """{official key: keras variable} for every variable of ``model``."""
+    mapping = {}
+    for variable in model.weights:
+        key = official_key(variable.path)
+        if key in mapping:
+            raise RuntimeError(f"two variables map to {key!r}")
+        mapping[key] = variable
+    return mapping
+
+
+def to_keras_layout(key, array):
+    """A PyTorch tensor (numpy) -> the layout of the Keras variable with this key.
+
+    Linear weight [out, in] -> kernel [in, out]; Conv3d weight [D, C, t, p, p] ->
+    kernel (t, p, p, C, D). Everything else keeps its layout.
+    """
+    array = np.asarray(array)
+    if key.endswith(".weight") and array.ndim == 2:
+        return array.T
+    if key.endswith(".weight") and array.ndim == 5:
+        return array.transpose(2, 3, 4, 1, 0)
+    return array
+
+
+def to_torch_layout(key, array):
+    """The inverse of ``to_keras_layout``."""
+    array = np.asarray(array)
+    if key.endswith(".weight") and array.ndim == 2:
+        return array.T
+    if key.endswith(".weight") and array.ndim == 5:
+        return array.transpose(4, 3, 0, 1, 2)
+    return array
