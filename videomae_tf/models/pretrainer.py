@@ -204,7 +204,7 @@ class VideoMAEPretrainer(keras.Model):
         visible_index = inputs["visible_index"]
         reconstruct_index = inputs["reconstruct_index"]
         x = self.encoder_to_decoder(self.encoder(clip, visible_index, training=training))
-        batch, num_reconstruct = ops.shape(x)[0], reconstruct_index.shape[1]
+        batch, num_reconstruct = ops.shape(x)[0], ops.shape(reconstruct_index)[1]
         table = ops.cast(self.decoder_pos_table, x.dtype)[None]
         table = ops.broadcast_to(table, (batch,) + tuple(self.decoder_pos_table.shape))
         visible = x + gather_tokens(table, visible_index)
