@@ -19,6 +19,7 @@ from videomae_tf.models import (  # noqa: F401
     VideoMAE_ViTL16PT,
     VideoMAE_ViTS16FT,
     VideoMAE_ViTS16PT,
+    count_parameters,
     finetune_model,
     load_model,
     model_from_config,

@@ -23,6 +23,7 @@ from videomae_tf.models.zoo import (
     VideoMAE_ViTL16PT,
     VideoMAE_ViTS16FT,
     VideoMAE_ViTS16PT,
+    count_parameters,
     finetune_model,
     model_from_config,
     pretrain_model,

@@ -75,7 +75,7 @@ class EncoderStack:
                 init_values=cfg["init_values"],
                 eps=cfg["layer_norm_eps"],
                 cosine_attention=cfg["cosine_attention"],
-                name=f"blocks.{i}",
+                name=f"blocks_{i}",
             )
             for i in range(cfg["depth"])
         ]

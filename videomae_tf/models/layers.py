@@ -121,7 +121,7 @@ class Attention(layers.Layer):
         batch, tokens = ops.shape(x)[0], ops.shape(x)[1]
         qkv = self.qkv(x)
         if self.qkv_bias:
-            zeros = ops.zeros_like(self.v_bias)
+            zeros = ops.zeros((self.inner_dim,), dtype=self.v_bias.dtype)
             qkv = qkv + ops.cast(ops.concatenate([self.q_bias, zeros, self.v_bias]), qkv.dtype)
         qkv = ops.reshape(qkv, (batch, tokens, 3, self.num_heads, self.head_dim))
         qkv = ops.transpose(qkv, (2, 0, 3, 1, 4))  # (3, B, heads, N, head_dim)

@@ -1,20 +1,25 @@
 """Keras variable paths <-> official PyTorch state-dict keys.
 
-Every layer is named after its PyTorch module, so the mapping is mechanical: drop the
-model's own name, join modules with '.', and rename the leaf (Dense/Conv ``kernel`` ->
-``weight``, LayerNorm ``gamma``/``beta`` -> ``weight``/``bias``).
+Every layer is named after its PyTorch module, made legal for Keras (``blocks.3`` is
+the layer ``blocks_3``: the PyTorch backend refuses dots in names), so the mapping is
+mechanical: drop the model's own name, join modules with '.', ``blocks_3`` ->
+``blocks.3``, and rename the leaf (Dense/Conv ``kernel`` -> ``weight``, LayerNorm
+``gamma``/``beta`` -> ``weight``/``bias``).
 """
+
+import re
 
 import numpy as np
 
+_INDEXED = re.compile(r"\bblocks_(\d+)\b")
 _LEAF = {"kernel": "weight", "gamma": "weight", "beta": "bias"}
 
 
 def official_key(variable_path):
-    """'videomae_classifier/blocks.0/attn/qkv/kernel' -> 'blocks.0.attn.qkv.weight'."""
+    """'videomae_classifier/blocks_0/attn/qkv/kernel' -> 'blocks.0.attn.qkv.weight'."""
     parts = variable_path.split("/")[1:]
     parts[-1] = _LEAF.get(parts[-1], parts[-1])
-    return ".".join(parts)
+    return _INDEXED.sub(r"blocks.\1", ".".join(parts))
 
 
 def official_weights(model):

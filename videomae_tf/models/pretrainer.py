@@ -109,7 +109,7 @@ class VideoMAEDecoder(layers.Layer):
                             norm_eps=norm_eps)
         self.blocks = [
             Block(embed_dim, num_heads, mlp_ratio, qkv_bias, head_dim, 0.0, init_values, eps,
-                  name=f"blocks.{i}")
+                  name=f"blocks_{i}")
             for i in range(depth)
         ]
         self.norm = layer_norm(eps if norm_eps is None else norm_eps, "norm")

@@ -5,6 +5,8 @@ decoder of its pretraining model for V1 and V2. ``VideoMAE_ViTB16FT(num_classes=
 and friends build models from that table with keyword overrides.
 """
 
+import keras
+
 from videomae_tf.models.classifier import CLASSIFIER_DEFAULTS, VideoMAEClassifier
 from videomae_tf.models.pretrainer import PRETRAINER_DEFAULTS, VideoMAEPretrainer
 
@@ -130,3 +132,19 @@ def VideoMAE_ViTH16PT(version="v1", **kwargs):
 def VideoMAE_ViTG14PT(version="v2", **kwargs):
     """VideoMAE V2 ViT-g/14 masked autoencoder (decoder 512 x 4)."""
     return pretrain_model("vit_g", version, **kwargs)
+
+
+def count_parameters(factory, **kwargs):
+    """Parameter count of ``factory(**kwargs)`` without allocating its weights.
+
+    Builds the model in a ``keras.StatelessScope`` that defers variable creation, then
+    forgets the deferred variables, so a 1B-parameter ViT-g is counted in a second.
+    """
+    from keras.src.backend.common import global_state
+
+    before = list(global_state.get_global_attribute("uninitialized_variables", []) or [])
+    try:
+        with keras.StatelessScope(initialize_variables=False):
+            return factory(**kwargs).count_params()
+    finally:
+        global_state.set_global_attribute("uninitialized_variables", before)

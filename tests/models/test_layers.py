@@ -1,0 +1,87 @@
+"""The position table, attention and drop path against the official numerics (SPEC 2-4)."""
+
+import numpy as np
+import pytest
+
+from videomae_tf.models.layers import Attention, Block, DropPath, sinusoid_table
+
+
+def test_sinusoid_row_one_matches_spec():
+    table = sinusoid_table(1568, 384)
+    np.testing.assert_allclose(table[1, :4], [0.84147096, 0.5403023, 0.81525064, 0.57910824], rtol=1e-6)
+    assert table.dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "n, dim, total",
+    [(1568, 384, 122425.859375), (1568, 768, 245745.0), (1568, 192, 60779.0195), (2048, 1408, 543941.75)],
+)
+def test_sinusoid_table_sums_match_spec(n, dim, total):
+    table = sinusoid_table(n, dim)
+    assert table.shape == (n, dim)
+    assert float(table.sum(dtype=np.float64)) == pytest.approx(total, rel=1e-6)
+
+
+def test_sinusoid_is_interleaved_not_halves():
+    table = sinusoid_table(3, 4)
+    n = 2
+    expected = [np.sin(n), np.cos(n), np.sin(n / 100), np.cos(n / 100)]
+    np.testing.assert_allclose(table[2], expected, rtol=1e-6)
+
+
+def _attention_reference(x, qkv_w, q_bias, v_bias, proj_w, proj_b, heads):
+    """The official attention written out in numpy (weights in Keras layout)."""
+    b, n, d = x.shape
+    hd = d // heads
+    qkv = x @ qkv_w + np.concatenate([q_bias, np.zeros_like(v_bias), v_bias])
+    qkv = qkv.reshape(b, n, 3, heads, hd).transpose(2, 0, 3, 1, 4)
+    q, k, v = qkv[0] * hd**-0.5, qkv[1], qkv[2]
+    s = q @ k.transpose(0, 1, 3, 2)
+    a = np.exp(s - s.max(-1, keepdims=True))
+    a /= a.sum(-1, keepdims=True)
+    out = (a @ v).transpose(0, 2, 1, 3).reshape(b, n, d)
+    return out @ proj_w + proj_b
+
+
+def test_attention_matches_numpy_reference_with_q_and_v_bias():
+    rng = np.random.default_rng(0)
+    layer = Attention(16, 4, name="attn")
+    x = rng.normal(size=(2, 5, 16)).astype("float32")
+    layer.build(x.shape)
+    for var in layer.weights:
+        var.assign(rng.normal(size=var.shape).astype("float32") * 0.3)
+    got = np.asarray(layer(x))
+    want = _attention_reference(
+        x, np.asarray(layer.qkv.kernel), np.asarray(layer.q_bias), np.asarray(layer.v_bias),
+        np.asarray(layer.proj.kernel), np.asarray(layer.proj.bias), 4,
+    )
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_cosine_attention_has_a_per_head_scale_initialised_to_ln10():
+    layer = Attention(16, 4, cosine=True, name="attn")
+    layer.build((1, 3, 16))
+    assert tuple(layer.scale.shape) == (4, 1, 1)
+    np.testing.assert_allclose(np.asarray(layer.scale), np.log(10.0), rtol=1e-6)
+    assert layer(np.ones((1, 3, 16), "float32")).shape == (1, 3, 16)
+
+
+def test_drop_path_drops_whole_samples_and_keeps_expectation():
+    layer = DropPath(0.5, seed=1)
+    x = np.ones((4000, 3, 2), "float32")
+    y = np.asarray(layer(x, training=True))
+    per_sample = y.reshape(4000, -1)
+    assert set(np.unique(per_sample)) <= {0.0, 2.0}
+    assert np.all(per_sample.min(1) == per_sample.max(1))  # all or nothing per sample
+    assert abs(per_sample.mean() - 1.0) < 0.1
+    np.testing.assert_array_equal(np.asarray(layer(x, training=False)), x)
+
+
+def test_layer_scale_weights_exist_only_with_init_values():
+    plain = Block(16, 2, name="blocks_0")
+    plain.build((1, 3, 16))
+    scaled = Block(16, 2, init_values=0.1, name="blocks_0")
+    scaled.build((1, 3, 16))
+    names = lambda b: {w.name for w in b.weights}  # noqa: E731
+    assert "gamma_1" not in names(plain) and {"gamma_1", "gamma_2"} <= names(scaled)
+    np.testing.assert_allclose(np.asarray(scaled.gamma_1), 0.1)
