@@ -1,0 +1,29 @@
+"""Fine-tuning engine: layer-decayed AdamW, warmup-cosine schedule, losses, a distributed
+training loop with crash-safe checkpoints, the official recipes, and ``finetune``."""
+
+from videomae_tf.training.checkpoint import TrainingCheckpoint
+from videomae_tf.training.distribute import make_strategy, resolve_precision
+from videomae_tf.training.engine import NonFiniteLossError, Trainer
+from videomae_tf.training.finetune import build_classifier, finetune, resolve_config
+from videomae_tf.training.losses import (
+    classification_loss,
+    label_smoothing_cross_entropy,
+    soft_target_cross_entropy,
+)
+from videomae_tf.training.optimizer import (
+    LayerDecayAdamW,
+    layer_id,
+    make_optimizer,
+    parameter_groups,
+    scaled_lr,
+    uses_weight_decay,
+)
+from videomae_tf.training.recipes import (
+    FINETUNE_DEFAULTS,
+    FINETUNE_RECIPES,
+    PRETRAIN_RECIPES,
+    get_pretrain_recipe,
+    get_recipe,
+    merge,
+)
+from videomae_tf.training.schedules import WarmupCosine, cosine_schedule

@@ -1,0 +1,163 @@
+"""The official recipes as data (SPEC 10; MCG-NJU/VideoMAE ``scripts/*/finetune.sh`` and
+the defaults of ``run_class_finetuning.py`` / ``run_mae_pretraining.py``).
+
+A fine-tuning recipe is a complete ``finetune`` config: ``FINETUNE_DEFAULTS`` (the
+official script defaults), then the dataset's settings, then the architecture's. Config
+files and command-line flags override it. Learning rates are BASE rates: ``finetune``
+multiplies lr, min_lr and warmup_lr by total batch / 256, as the official scripts do.
+``batch_size`` is per replica (per GPU); the official runs used the GPU counts noted.
+"""
+
+import copy
+
+# run_class_finetuning.py defaults, plus the engine's own keys (documented in finetune.py).
+FINETUNE_DEFAULTS = dict(
+    # model
+    model=dict(arch="vit_b"),          # arch + any VideoMAEClassifier option
+    num_classes=400,
+    num_frames=16,
+    input_size=224,
+    drop_path=0.1,
+    fc_drop_rate=0.0,
+    init=None,                          # pretrained model file (encoder weights)
+    # data
+    data=dict(train=None, val=None, root=None, synthetic=None, sampler="dense",
+              sampling_rate=4, short_side=224, num_sample=2, flip=True,
+              rand_aug="rand-m7-n4-mstd0.5-inc1", erase_prob=0.25, scale=[0.08, 1.0],
+              decode_short_side=None, backend="auto", num_parallel_calls=None),
+    mixup=0.8,
+    cutmix=1.0,
+    mixup_prob=1.0,
+    mixup_switch_prob=0.5,
+    smoothing=0.1,
+    # optimisation
+    epochs=30,
+    batch_size=64,
+    update_freq=1,
+    lr=1e-3,
+    min_lr=1e-6,
+    warmup_lr=0.0,                      # the official fine-tune schedule warms up from 0
+    warmup_epochs=5,
+    warmup_steps=-1,
+    layer_decay=0.75,
+    weight_decay=0.05,
+    opt_betas=[0.9, 0.999],
+    opt_eps=1e-8,
+    clip_grad=None,
+    # evaluation (multi-view testing is videomae_tf.evaluation's)
+    val_batch_size=None,
+    eval_every=1,
+    test_num_segment=5,
+    test_num_crop=3,
+    # run
+    output_dir=None,
+    resume="auto",
+    checkpoint_every=1000,
+    keep_checkpoints=3,
+    log_every=20,
+    seed=0,
+    strategy="auto",
+    precision="auto",
+    jit_compile=True,
+    progress=True,
+    steps_per_epoch=None,
+)
+
+_K400 = dict(num_classes=400, data=dict(sampler="dense", sampling_rate=4, flip=True),
+             test_num_segment=5, test_num_crop=3)
+_SSV2 = dict(num_classes=174, data=dict(sampler="segment", flip=False),
+             test_num_segment=2, test_num_crop=3)
+_UCF101 = dict(num_classes=101, data=dict(sampler="dense", sampling_rate=4, flip=True),
+               test_num_segment=5, test_num_crop=3)
+
+# (dataset settings, {arch: settings}, default arch). Comments: the official run.
+_FINETUNE = {
+    "k400": (_K400, {
+        "vit_s": dict(lr=5e-4, epochs=150, batch_size=12),  # 32 GPUs
+        "vit_b": dict(lr=5e-4, epochs=75, batch_size=6),    # 64 GPUs, 1600-epoch pretrain
+        "vit_l": dict(lr=2e-3, epochs=35, batch_size=2),    # 64 GPUs
+        "vit_h": dict(lr=1e-3, epochs=50, batch_size=8, drop_path=0.2, fc_drop_rate=0.5,
+                      warmup_lr=1e-8, min_lr=1e-5),        # 64 GPUs
+    }, "vit_b"),
+    "ssv2": (_SSV2, {
+        "vit_s": dict(lr=1e-3, epochs=40, batch_size=12, layer_decay=0.7),  # 32 GPUs
+        "vit_b": dict(lr=5e-4, epochs=30, batch_size=6),    # 64 GPUs, 2400-epoch pretrain
+    }, "vit_b"),
+    "ucf101": (_UCF101, {
+        "vit_b": dict(lr=5e-4, epochs=100, batch_size=16, warmup_lr=1e-8, min_lr=1e-5,
+                      layer_decay=0.7, fc_drop_rate=0.5, drop_path=0.2),  # 8 GPUs
+    }, "vit_b"),
+    # The embedded synthetic motion dataset on a 2-core CPU: a tiny model from scratch.
+    # No flip (left/right are classes), mild crops, no RandAugment/erasing/mixup.
+    "synthetic": (dict(
+        num_classes=8, num_frames=8, input_size=32, drop_path=0.0,
+        model=dict(arch=None, patch_size=8, tubelet_size=2, embed_dim=64, depth=2,
+                   num_heads=2, init_scale=1.0),
+        data=dict(synthetic=dict(num_train_per_class=40, num_val_per_class=8), sampler="dense",
+                  sampling_rate=4, short_side=32, num_sample=1, flip=False, rand_aug=None,
+                  erase_prob=0.0, scale=[0.6, 1.0]),
+        mixup=0.0, cutmix=0.0, smoothing=0.1, epochs=12, batch_size=16, lr=2e-3, min_lr=1e-5,
+        warmup_epochs=1, layer_decay=None, weight_decay=0.05, test_num_segment=2,
+        test_num_crop=1, precision="float32", checkpoint_every=0, log_every=5,
+    ), {}, None),
+}
+
+FINETUNE_RECIPES = tuple(
+    [name for name in _FINETUNE]
+    + [f"{name}_{arch}" for name, (_, archs, _) in _FINETUNE.items() for arch in archs]
+)
+
+
+def merge(base, override):
+    """A deep copy of ``base`` with ``override`` on top (dicts merge key by key)."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def get_recipe(name):
+    """The full fine-tuning config of a recipe: 'k400', 'ssv2', 'ucf101' (ViT-B),
+    '<dataset>_<arch>' (e.g. 'k400_vit_s', 'ssv2_vit_s', 'k400_vit_h'), or 'synthetic'."""
+    dataset, _, arch = name.partition("_")
+    if dataset not in _FINETUNE or (arch and arch not in _FINETUNE[dataset][1]):
+        raise KeyError(f"unknown recipe {name!r}; known: {', '.join(FINETUNE_RECIPES)}")
+    settings, archs, default_arch = _FINETUNE[dataset]
+    arch = arch or default_arch
+    config = merge(FINETUNE_DEFAULTS, settings)
+    if arch:
+        config = merge(config, dict(archs[arch], model=dict(arch=arch)))
+    return config
+
+
+# Pretraining (run_mae_pretraining.py defaults and scripts; V2 from SPEC 10), for later.
+PRETRAIN_DEFAULTS = dict(
+    model=dict(arch="vit_b", version="v1", decoder_depth=4), num_frames=16, input_size=224,
+    mask_type="tube", mask_ratio=0.9, decoder_mask_type=None, decoder_mask_ratio=0.5,
+    data=dict(sampling_rate=4, num_sample=1), normalize_target=True, drop_path=0.0,
+    epochs=800, batch_size=32, lr=1.5e-4, min_lr=1e-5, warmup_lr=1e-6, warmup_epochs=40,
+    weight_decay=0.05, opt_betas=[0.9, 0.95], opt_eps=1e-8, clip_grad=None,
+)
+
+PRETRAIN_RECIPES = {
+    # 64 GPUs x 32 = 2048 (the paper's 1024 also works); 800 / 1600 / 2400 epochs
+    "k400_v1": dict(epochs=1600),
+    "ssv2_v1": dict(epochs=2400, data=dict(sampling_rate=2)),
+    "ucf101_v1": dict(epochs=3200, mask_ratio=0.75, lr=3e-4, batch_size=24),  # 8 GPUs
+    # V2: running-cell decoder mask 0.5, 4 views per video, lr 1e-3
+    "k400_v2": dict(model=dict(version="v2"), decoder_mask_type="running_cell",
+                    data=dict(num_sample=4), lr=1e-3),
+    "k710_v2_vit_g": dict(model=dict(arch="vit_g", version="v2"),
+                          decoder_mask_type="running_cell", data=dict(num_sample=4),
+                          lr=6e-4, clip_grad=0.02),
+}
+
+
+def get_pretrain_recipe(name):
+    """A pretraining config: ``PRETRAIN_DEFAULTS`` with the named recipe on top."""
+    if name not in PRETRAIN_RECIPES:
+        raise KeyError(f"unknown pretraining recipe {name!r}; known: {', '.join(PRETRAIN_RECIPES)}")
+    return merge(PRETRAIN_DEFAULTS, PRETRAIN_RECIPES[name])
