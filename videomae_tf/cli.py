@@ -18,6 +18,8 @@ import os
 import sys
 from pathlib import Path
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter, not ours
+
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 PROG = "videomae-tf"
