@@ -93,6 +93,19 @@ def test_classes_are_decided_by_motion(seed):
         assert expected, (SYNTHETIC_CLASSES[label], dx, dy, growth)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_fixed_polarity_bright_shape_on_dark_background(seed):
+    """Format 2: the shape is always brighter than the background (every channel), so
+    the sign of a frame difference tells where the shape went."""
+    rng = np.random.default_rng(seed)
+    for label in range(8):
+        video = render_video(label, rng).astype(int)
+        background = np.median(video[0].reshape(-1, 3), axis=0)
+        assert background.max() < 70, background
+        shape = video[0][np.abs(video[0] - background).sum(-1) > 60]
+        assert len(shape) > 40 and (np.median(shape, axis=0) > background + 100).all()
+
+
 def test_rotation_direction():
     """Clockwise on screen (image y points down): the long axis angle increases."""
     for label, sign in ((4, 1), (5, -1)):

@@ -1,8 +1,9 @@
 """The embedded default dataset: small motion videos whose class needs more than a frame.
 
 Every video shows one filled polygon (an elongated rectangle, a triangle or an arrow, in
-a random colour, size and orientation) on a random plain background with mild static
-noise, and moves it in one of eight ways -- the class:
+a random bright colour, size and orientation) on a random dark plain background with mild
+static noise, and moves it clearly (70-100 % of the free space, 240-330 degrees, or a 1.8-2.5x
+scale change over the video) in one of eight ways -- the class:
 
     0 moving left        1 moving right       2 moving up          3 moving down
     4 rotating clockwise 5 rotating counter-clockwise 6 growing   7 shrinking
@@ -33,7 +34,7 @@ SYNTHETIC_CLASSES = (
 )
 _SHAPES = ("bar", "triangle", "arrow")
 _MANIFEST = "manifest.json"
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
 
 
 def _outline(shape: str) -> np.ndarray:
@@ -53,16 +54,16 @@ def _trajectory(label: int, t: np.ndarray, size: int, radius: float, rng: np.ran
     centre = np.tile(rng.uniform(radius + 2, size - radius - 2, size=2), (n, 1))
     angle = np.full(n, rng.uniform(0, 360))
     scale = np.ones(n)
-    if label < 4:  # translation: a path of 50-90 % of the free space, kept inside the frame
+    if label < 4:  # translation: a path of 70-100 % of the free space, kept inside the frame
         free = size - 2 * radius - 4
-        dist = rng.uniform(0.5, 0.9) * free
+        dist = rng.uniform(0.7, 1.0) * free
         axis = 0 if label < 2 else 1
         sign = -1.0 if label in (0, 2) else 1.0  # left / up move towards smaller coordinates
         first = rng.uniform(radius + 2, size - radius - 2 - dist)
         path = first + dist * span
         centre[:, axis] = path[::-1] if sign < 0 else path
-    elif label < 6:  # rotation: 90-180 degrees over the video; image y points down
-        turn = rng.uniform(90, 180) * span
+    elif label < 6:  # rotation: 240-330 degrees over the video; image y points down
+        turn = rng.uniform(240, 330) * span
         angle = angle + (turn if label == 4 else -turn)
     else:  # growth: scale ratio 1.8-2.5 between the small and the big end
         ratio = rng.uniform(1.8, 2.5)
@@ -78,10 +79,12 @@ def render_video(label: int, rng: np.random.Generator, size: int = 64,
     if not 0 <= label < len(SYNTHETIC_CLASSES):
         raise ValueError(f"synthetic class must be in 0..{len(SYNTHETIC_CLASSES) - 1}, got {label}")
     shape = _SHAPES[rng.integers(len(_SHAPES))]
-    radius = rng.uniform(0.13, 0.18) * size  # half the long side at scale 1
-    background = rng.integers(0, 256, size=3)
-    colour = (background + rng.integers(90, 166, size=3)) % 256  # far from the background
-    noise = rng.normal(0, 6, size=(size, size, 3))
+    radius = rng.uniform(0.17, 0.22) * size  # half the long side at scale 1
+    # fixed polarity: a bright shape on a dark background, so that the sign of a frame
+    # difference says where the shape went (not also whether it is darker or brighter)
+    background = rng.integers(0, 60, size=3)
+    colour = rng.integers(180, 256, size=3)
+    noise = rng.normal(0, 4, size=(size, size, 3))
     base = np.clip(background + noise, 0, 255).astype(np.uint8)
     centre, angle, scale = _trajectory(label, np.arange(num_frames), size, radius, rng)
     outline = _outline(shape)
@@ -109,7 +112,7 @@ def _write_video(path: Path, frames: np.ndarray, fps: float) -> None:
         writer.release()
 
 
-def make_synthetic_dataset(root, num_train_per_class: int = 12, num_val_per_class: int = 4,
+def make_synthetic_dataset(root, num_train_per_class: int = 48, num_val_per_class: int = 8,
                            seed: int = 0, *, size: int = 64, num_frames: int = 32,
                            fps: float = 16.0, overwrite: bool = False) -> dict:
     """Render the synthetic motion dataset under ``root`` (about 0.01 s per video).
