@@ -1,4 +1,4 @@
-"""The ``videomae-tf`` command: fine-tune, evaluate, predict and export.
+"""The ``videomae-tf`` command: pretrain, fine-tune, evaluate, predict, export, visualize.
 
     videomae-tf finetune --recipe k400 --set data.train=train.txt --output runs/k400
     videomae-tf evaluate --weights model.weights.h5 --list val.txt --labels kinetics400
@@ -363,17 +363,42 @@ def run_export(args) -> int:
 
 # ------------------------------------------------------------------------------ registry
 
-#: name -> (help, add_arguments, run). ``pretrain`` and ``visualize`` belong here too:
-#: they come with their own issue and register the same way.
+def add_pretrain_arguments(p):
+    from videomae_tf.training.pretrain import add_pretrain_arguments as add
+
+    return add(p)
+
+
+def run_pretrain(args):
+    from videomae_tf.training.pretrain import run_pretrain as run
+
+    return run(args)
+
+
+def add_visualize_arguments(p):
+    from videomae_tf.visualize import add_visualize_arguments as add
+
+    return add(p)
+
+
+def run_visualize(args):
+    from videomae_tf.visualize import run_visualize as run
+
+    return run(args)
+
+
+#: name -> (help, add_arguments, run).
 COMMANDS = {
+    "pretrain": ("masked-autoencoder pretraining (VideoMAE V1 tube / V2 dual masking)",
+                 add_pretrain_arguments, run_pretrain),
     "finetune": ("fine-tune a classifier from a recipe or a config", add_finetune_arguments,
                  run_finetune),
     "evaluate": ("multi-view evaluation on an annotation list: metrics, dumps, confusion PNG",
                  add_evaluate_arguments, run_evaluate),
     "predict": ("top-k classes of video files (multi-view)", add_predict_arguments, run_predict),
     "export": ("export a model as a TensorFlow SavedModel", add_export_arguments, run_export),
-    # "pretrain": (..., add_pretrain_arguments, run_pretrain),    -- its own issue
-    # "visualize": (..., add_visualize_arguments, run_visualize), -- its own issue
+    "visualize": ("masked-reconstruction picture (PNG grid) and GIF of a video",
+                  add_visualize_arguments, run_visualize),
 }
 
 

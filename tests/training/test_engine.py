@@ -33,7 +33,8 @@ def test_gradient_accumulation_equals_one_big_batch():
     acc.fit(_dataset(), epochs=2)
     assert acc.step == big.step == 8
     for a, b in zip(acc_model.get_weights(), big_model.get_weights()):
-        np.testing.assert_allclose(a, b, atol=1e-5, rtol=1e-4)
+        # float32 sums in another order (oneDNN threads vary under load): 1e-4, not 1e-5
+        np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-4)
 
 
 def test_accumulation_must_divide_the_batch():

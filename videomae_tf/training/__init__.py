@@ -1,10 +1,11 @@
-"""Fine-tuning engine: layer-decayed AdamW, warmup-cosine schedule, losses, a distributed
+"""Training: pretraining and fine-tuning on one engine -- layer-decayed AdamW, warmup-cosine schedule, losses, a distributed
 training loop with crash-safe checkpoints, the official recipes, and ``finetune``."""
 
 from videomae_tf.training.checkpoint import TrainingCheckpoint
 from videomae_tf.training.distribute import make_strategy, resolve_precision
 from videomae_tf.training.engine import NonFiniteLossError, Trainer
 from videomae_tf.training.finetune import build_classifier, finetune, resolve_config
+from videomae_tf.training.pretrain import get_pretrain_config, pretrain
 from videomae_tf.training.losses import (
     classification_loss,
     label_smoothing_cross_entropy,

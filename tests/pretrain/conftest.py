@@ -1,0 +1,17 @@
+"""Shared pieces of the pretraining tests: a tiny synthetic dataset, tiny configs."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # pretrain_helpers.py
+
+
+@pytest.fixture(scope="session")
+def synthetic(tmp_path_factory):
+    """A small copy of the embedded synthetic dataset (32 train + 16 val videos)."""
+    from videomae_tf.data import make_synthetic_dataset
+
+    return make_synthetic_dataset(tmp_path_factory.mktemp("synthetic"), num_train_per_class=4,
+                                  num_val_per_class=2)

@@ -1,0 +1,105 @@
+"""Reconstruction pictures: sizes, a readable PNG and GIF, and exact pixels for a perfect
+prediction (the original patch statistics put back, SPEC 5)."""
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from videomae_tf.masking import tube_mask
+from videomae_tf.models import VideoMAEClassifier, VideoMAEPretrainer, save_weights
+from videomae_tf.models.encoder import gather_tokens
+from videomae_tf.visualize import (frame_grid, read_video_clip,
+                                   reconstruct_video, to_uint8, unnormalize, visualize)
+
+TINY = dict(img_size=32, patch_size=8, num_frames=4, embed_dim=32, depth=1, num_heads=2,
+            decoder_embed_dim=16, decoder_depth=1, decoder_num_heads=2)
+MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+STD = np.array([0.229, 0.224, 0.225], np.float32)
+
+
+def natural_clip(batch=2, seed=0):
+    """Normalised clips of [0, 1] pixels (so nothing is clipped on the way back)."""
+    rng = np.random.default_rng(seed)
+    pixels = rng.uniform(0.05, 0.95, (batch, 4, 32, 32, 3)).astype("float32")
+    pixels[:, :, :16] *= np.linspace(0.3, 1.0, 16)[:, None, None]  # some structure
+    return (pixels - MEAN) / STD, pixels
+
+
+@pytest.mark.parametrize("normalize_target", [True, False])
+def test_a_perfect_prediction_gives_back_the_original(normalize_target):
+    model = VideoMAEPretrainer(normalize_target=normalize_target, **TINY)
+    clip, pixels = natural_clip()
+    rng = np.random.default_rng(1)
+    mask = np.stack([tube_mask((2, 4, 4), 0.75, rng) for _ in range(2)])
+    masked_index = np.stack([np.flatnonzero(m) for m in mask])
+    perfect = np.asarray(gather_tokens(model.target(clip), masked_index))  # the true target
+    videos = reconstruct_video(clip, mask, perfect, patch_size=8, tubelet_size=2,
+                               normalize_target=normalize_target)
+    np.testing.assert_allclose(videos["original"], pixels, atol=1e-5)
+    np.testing.assert_allclose(videos["reconstruction"], pixels, atol=1e-5)
+    # a wrong prediction changes exactly the masked patches
+    wrong = reconstruct_video(clip, mask, perfect + 0.5, patch_size=8, tubelet_size=2,
+                              normalize_target=normalize_target)["reconstruction"]
+    changed = np.abs(wrong - pixels).max(-1) > 1e-4  # (B, T, H, W)
+    token_mask = mask.reshape(2, 2, 4, 4).repeat(2, 1).repeat(8, 2).repeat(8, 3)
+    assert changed[~token_mask].sum() == 0 and changed[token_mask].mean() > 0.5
+    # the masked input: original where visible, the fill value where hidden
+    masked = videos["masked"]
+    np.testing.assert_allclose(masked[~token_mask], pixels[~token_mask], atol=1e-5)
+    assert np.all(masked[token_mask] == 0)
+
+
+def test_frame_grid_size_and_layout():
+    videos = [np.full((5, 6, 7, 3), v, np.float32) for v in (0.0, 0.5, 1.0)]
+    grid = frame_grid(videos, gap=2, scale=3)
+    assert grid.shape == (3 * 18 + 2 * 2, 5 * 21 + 4 * 2, 3)
+    assert grid[0, 0, 0] == 0 and grid[20, 0, 0] == 128 and grid[-1, -1, 0] == 255
+    assert grid[18, 0, 0] == 255  # the gap
+
+
+@pytest.fixture(scope="module")
+def pretrained_file(tmp_path_factory):
+    model = VideoMAEPretrainer(normalize_target=True, **TINY)
+    return save_weights(model, tmp_path_factory.mktemp("vis") / "tiny_pt.weights.h5")
+
+
+def test_visualize_writes_a_readable_png_and_gif(pretrained_file, synthetic, tmp_path):
+    video = synthetic["root"] / open(synthetic["train"]).readline().split()[0]
+    result = visualize(video, pretrained_file, tmp_path / "out", mask_ratio=0.75, scale=2)
+    assert result["num_masked"] == 24 and result["num_tokens"] == 32
+    assert len(result["frame_indices"]) == 4 and set(np.diff(result["frame_indices"])) == {4}
+    assert np.isfinite(result["loss"])
+    png = cv2.imread(result["png"])
+    assert png is not None and png.shape == (3 * 64 + 2 * 2, 4 * 64 + 3 * 2, 3)
+    # row 0 is the clip itself
+    clip, _ = read_video_clip(video, 4, 32, start=None)
+    first = to_uint8(unnormalize(clip[0])).repeat(2, 0).repeat(2, 1)
+    np.testing.assert_array_equal(cv2.cvtColor(png[:64, :64], cv2.COLOR_BGR2RGB), first)
+    ok, animation = cv2.imreadanimation(result["gif"])
+    assert ok and len(animation.frames) == 4
+    assert animation.frames[0].shape[:2] == (64, 3 * 64 + 2 * 2)
+
+
+def test_visualize_refuses_a_classifier(synthetic, tmp_path):
+    encoder = {k: v for k, v in TINY.items() if not k.startswith("decoder")}
+    path = save_weights(VideoMAEClassifier(num_classes=3, **encoder), tmp_path / "cls.weights.h5")
+    video = synthetic["root"] / open(synthetic["train"]).readline().split()[0]
+    with pytest.raises(ValueError, match="pretraining model"):
+        visualize(video, path, tmp_path / "out")
+
+
+def test_cli_pretrain_and_visualize(pretrained_file, synthetic, tmp_path, capsys):
+    from videomae_tf.cli import main
+
+    assert main(["pretrain", "--recipe", "synthetic_v2", "--output", "run", "--epochs", "3",
+                 "--decoder-mask", "none", "--set", "data.num_sample=3", "--print-config"]) == 0
+    config = json.loads(capsys.readouterr().out)
+    assert config["epochs"] == 3 and config["output_dir"] == "run"
+    assert config["decoder_mask_type"] is None and config["data"]["num_sample"] == 3
+    video = synthetic["root"] / open(synthetic["train"]).readline().split()[0]
+    assert main(["visualize", str(video), "--weights", str(pretrained_file),
+                 "--output", str(tmp_path), "--mask-ratio", "0.5"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["num_masked"] == 16 and cv2.imread(shown["png"]) is not None

@@ -1,0 +1,394 @@
+"""``pretrain(config)``: masked-autoencoder pretraining, VideoMAE V1 (tube masking) and
+VideoMAE V2 (tube + running-cell decoder masking), on the fine-tuning engine.
+
+The same ``Trainer`` as fine-tuning runs it (one XLA-compiled step around
+``strategy.run``, gradient accumulation, crash-safe resumable checkpoints, logs); only
+the batch and the loss differ. The input pipeline (``data.pipeline.pretrain_dataset``)
+draws a random window, a multi-scale crop and the masks of every view from a per-element
+seed and yields ``{"pixel_values", "visible_index", "reconstruct_index"}``: the encoder
+sees the visible tokens only, and with the V2 decoder mask the decoder runs on the
+visible + reconstructed tokens only. Shapes are static, so the step compiles with XLA.
+
+Config keys (defaults: ``PRETRAIN_CONFIG_DEFAULTS`` = ``recipes.PRETRAIN_DEFAULTS`` + the
+engine's keys; whole recipes: ``get_pretrain_config``):
+
+model          ``{"arch": "vit_b" | ... | None, "version": "v1" | "v2", **VideoMAEPretrainer
+               options}`` (decoder_depth, decoder_embed_dim, embed_dim, patch_size...)
+num_frames, input_size, drop_path, normalize_target (official True)
+mask_type ("tube" | "random"), mask_ratio (official 0.9), decoder_mask_type (None for V1,
+               "running_cell" for V2), decoder_mask_ratio (V2 0.5)
+data           train (annotation list; labels ignored), root, synthetic (render the demo
+               dataset: make_synthetic_dataset kwargs), sampler ("pretrain"),
+               sampling_rate (4; SSV2 2), num_sample (views per decoded video; V2 4),
+               decode_short_side, backend, num_parallel_calls
+epochs, batch_size (views per replica per micro-batch), update_freq (micro-batches per
+step), lr, min_lr, warmup_lr (BASE rates, x total batch / 256), warmup_epochs,
+warmup_steps, weight_decay, opt_betas (0.9, 0.95), opt_eps, clip_grad
+output_dir     run folder: config.json, checkpoints/, logs/, final.weights.h5 (+ .json)
+resume         "auto" (latest checkpoint in output_dir), a checkpoint path, or False
+checkpoint_every, keep_checkpoints, log_every, seed, strategy, precision, jit_compile,
+progress, steps_per_epoch (default: training views // total batch)
+
+Fine-tune from the result with ``finetune({... "init": "<output_dir>/final.weights.h5"})``:
+the encoder moves over by name (any frame count or resolution; the position tables are
+rebuilt).
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from videomae_tf.models import VideoMAEPretrainer, pretrain_model, save_weights
+from videomae_tf.models.encoder import gather_tokens
+from videomae_tf.models.pretrainer import encoder_masked_weight
+from videomae_tf.training.distribute import make_strategy, resolve_precision
+from videomae_tf.training.engine import Trainer
+from videomae_tf.training.optimizer import make_optimizer, scaled_lr
+from videomae_tf.training.recipes import PRETRAIN_DEFAULTS, PRETRAIN_RECIPES, get_pretrain_recipe, merge
+
+# recipes.PRETRAIN_DEFAULTS (official run_mae_pretraining.py values) + the engine's keys.
+PRETRAIN_CONFIG_DEFAULTS = merge(PRETRAIN_DEFAULTS, dict(
+    data=dict(train=None, root=None, synthetic=None, sampler="pretrain", sampling_rate=4,
+              num_sample=1, decode_short_side=None, backend="auto", num_parallel_calls=None),
+    update_freq=1,
+    warmup_steps=-1,
+    output_dir=None,
+    resume="auto",
+    checkpoint_every=1000,
+    keep_checkpoints=3,
+    log_every=20,
+    seed=0,
+    strategy="auto",
+    precision="auto",
+    jit_compile=True,
+    progress=True,
+    steps_per_epoch=None,
+))
+
+# The embedded synthetic dataset on a 2-core CPU: the encoder of the "synthetic"
+# fine-tuning recipe (8 x 32 x 32 clips, patch 4, tubelet 4, 64 wide, 2 blocks: a
+# 2 x 8 x 8 grid of 128 tokens) plus a small decoder, on the same rendered videos.
+# Mask ratio 0.75 (the official small-dataset setting, UCF101): 32 of 128 tokens visible.
+# Pixel targets (normalize_target=False): the synthetic backgrounds are flat colour plus
+# static noise, which the per-patch normalisation of the official target blows up into
+# unpredictable unit-variance noise, so that loss hardly moves on this data.
+_SYNTHETIC = dict(
+    model=dict(arch=None, version="v1", patch_size=4, tubelet_size=4, embed_dim=64, depth=2,
+               num_heads=2, decoder_embed_dim=32, decoder_depth=1, decoder_num_heads=2),
+    num_frames=8, input_size=32, mask_ratio=0.75, normalize_target=False,
+    data=dict(synthetic=dict(num_train_per_class=64, num_val_per_class=16), sampling_rate=4,
+              num_sample=1),
+    epochs=12, batch_size=16, lr=2.4e-2, min_lr=1e-4, warmup_lr=1e-5, warmup_epochs=1,
+    weight_decay=0.05, precision="float32", checkpoint_every=0, log_every=5,
+)
+SYNTHETIC_PRETRAIN_RECIPES = {
+    "synthetic": _SYNTHETIC,
+    # V2 dual masking on the same data: running-cell decoder mask 0.5, 2 views per video
+    "synthetic_v2": merge(_SYNTHETIC, dict(
+        model=dict(version="v2"), decoder_mask_type="running_cell", decoder_mask_ratio=0.5,
+        data=dict(num_sample=2))),
+}
+PRETRAIN_CONFIGS = tuple(PRETRAIN_RECIPES) + tuple(SYNTHETIC_PRETRAIN_RECIPES)
+
+
+def get_pretrain_config(name):
+    """The complete pretraining config of a recipe: an official one (``recipes.
+    PRETRAIN_RECIPES``: k400_v1, ssv2_v1, ucf101_v1, k400_v2, k710_v2_vit_g) or
+    'synthetic' / 'synthetic_v2' (a tiny model on the embedded dataset)."""
+    if name in SYNTHETIC_PRETRAIN_RECIPES:
+        return merge(PRETRAIN_CONFIG_DEFAULTS, SYNTHETIC_PRETRAIN_RECIPES[name])
+    if name not in PRETRAIN_RECIPES:
+        raise KeyError(f"unknown pretraining recipe {name!r}; known: {', '.join(PRETRAIN_CONFIGS)}")
+    return merge(PRETRAIN_CONFIG_DEFAULTS, get_pretrain_recipe(name))
+
+
+def resolve_pretrain_config(config):
+    """Defaults + ``config``; unknown keys are an error (they are usually typos)."""
+    unknown = sorted(set(config) - set(PRETRAIN_CONFIG_DEFAULTS))
+    unknown += sorted(f"data.{k}" for k in set(config.get("data") or {})
+                      - set(PRETRAIN_CONFIG_DEFAULTS["data"]))
+    if unknown:
+        raise KeyError(f"unknown pretrain config keys {unknown}; known: "
+                       f"{sorted(PRETRAIN_CONFIG_DEFAULTS)} and data.{{"
+                       f"{', '.join(sorted(PRETRAIN_CONFIG_DEFAULTS['data']))}}}")
+    cfg = merge(PRETRAIN_CONFIG_DEFAULTS, config)
+    if not cfg["output_dir"]:
+        raise ValueError("pretrain needs output_dir (checkpoints, logs and weights go there)")
+    if cfg["decoder_mask_type"] not in (None, "running_cell", "tube", "random"):
+        raise ValueError(f"decoder_mask_type must be None (V1), 'running_cell' (V2), 'tube' "
+                         f"or 'random', got {cfg['decoder_mask_type']!r}")
+    return cfg
+
+
+def build_pretrainer(cfg):
+    """The masked autoencoder the config describes (build it under the strategy scope)."""
+    options = dict(cfg["model"] or {})
+    arch = options.pop("arch", None)
+    version = options.pop("version", "v1")
+    options.update(num_frames=cfg["num_frames"], img_size=cfg["input_size"],
+                   drop_path_rate=cfg["drop_path"], normalize_target=cfg["normalize_target"])
+    return pretrain_model(arch, version, **options) if arch else VideoMAEPretrainer(**options)
+
+
+def pretraining_loss_fn(model):
+    """The engine's ``loss_fn`` for pretraining: ``(batch, predictions) -> (B,)`` losses
+    whose mean is the official loss of the batch (``model.loss_from_predictions``).
+
+    V1: the MSE over all reconstructed (= masked) tokens. V2: the per-token MSE averaged
+    over the tokens that are decoded AND encoder-masked, counted over the whole batch
+    (a ratio of sums, as the official code); example i contributes
+    B * (its weighted token sum) / (the batch's weight sum), so the batch mean is exact.
+    The engine divides by the global batch: with several replicas (or micro-batches) the
+    result is the mean of their losses, as DDP averages the official per-GPU losses.
+    """
+    num_tokens = model.num_patches
+
+    def loss_fn(batch, predictions):
+        target = gather_tokens(model.target(batch["pixel_values"]), batch["reconstruct_index"])
+        weight = encoder_masked_weight(batch["visible_index"], batch["reconstruct_index"], num_tokens)
+        per_token = tf.reduce_mean(tf.square(tf.cast(predictions, tf.float32) - target), axis=-1)
+        per_example = tf.reduce_sum(per_token * weight, axis=1)
+        size = tf.cast(tf.shape(per_example)[0], tf.float32)
+        return per_example * size / tf.maximum(tf.reduce_sum(weight), 1.0)
+
+    return loss_fn
+
+
+def _records(cfg):
+    """The training records (labels are not needed), rendering the synthetic dataset if asked."""
+    import os
+
+    from videomae_tf.data import make_synthetic_dataset, read_annotations
+
+    data = cfg["data"]
+    train, root = data["train"], data["root"]
+    if data["synthetic"] is not None:
+        options = data["synthetic"] if isinstance(data["synthetic"], dict) else {}
+        root = root or os.path.join(cfg["output_dir"], "synthetic")
+        paths = make_synthetic_dataset(root, **options)
+        train, root = train or paths["train"], paths["root"]
+    if not train:
+        raise ValueError("pretrain needs data.train (an annotation list) or data.synthetic")
+    return read_annotations(train, root=root)
+
+
+def pretrain_data(cfg, records, global_batch, model):
+    """``fn(epoch, input_context)``: that epoch's (seeded) pipeline of masked views for ``model``."""
+    from videomae_tf.data.pipeline import pretrain_dataset
+
+    data = cfg["data"]
+    patch_size = model.encoder.encoder_config["patch_size"]
+    tubelet_size = model.encoder.encoder_config["tubelet_size"]
+
+    def train_data(epoch, context=None):
+        batch = context.get_per_replica_batch_size(global_batch) if context else global_batch
+        return pretrain_dataset(
+            records, num_frames=cfg["num_frames"], sampling_rate=data["sampling_rate"],
+            crop_size=cfg["input_size"], patch_size=patch_size, tubelet_size=tubelet_size,
+            mask_type=cfg["mask_type"], mask_ratio=cfg["mask_ratio"],
+            decoder_mask_type=cfg["decoder_mask_type"],
+            decoder_mask_ratio=cfg["decoder_mask_ratio"], num_sample=data["num_sample"],
+            sampler=data["sampler"], batch_size=batch, shuffle=True, repeat=True,
+            seed=cfg["seed"] * 100_003 + epoch, input_context=context,
+            backend=data["backend"], decode_short_side=data["decode_short_side"],
+            num_parallel_calls=data["num_parallel_calls"])
+
+    return train_data
+
+
+def pretrain(config, callback=None):
+    """Pretrain a masked autoencoder as ``config`` says (see the module doc).
+
+    Returns a summary: output_dir, weights (final .weights.h5, with its JSON sidecar),
+    step, epochs, steps_per_epoch, total_batch, lr (scaled), precision, replicas,
+    checkpoint, history (one row per epoch run in this call: train_loss, lr, seconds),
+    step_losses (the loss of every step run in this call) and train_loss (last epoch).
+    Calling it again with the same output_dir resumes from the latest checkpoint.
+    ``callback(step, logs)`` (optional) is called after every optimizer step.
+    """
+    cfg = resolve_pretrain_config(config)
+    out = Path(cfg["output_dir"])
+    out.mkdir(parents=True, exist_ok=True)
+    strategy = make_strategy(cfg["strategy"])
+    precision = resolve_precision(cfg["precision"], strategy)
+    replicas = strategy.num_replicas_in_sync
+    per_replica_batch = cfg["batch_size"] * cfg["update_freq"]
+    total_batch = per_replica_batch * replicas
+    records = _records(cfg)
+    views = len(records) * cfg["data"]["num_sample"]
+    steps_per_epoch = cfg["steps_per_epoch"] or views // total_batch
+    if steps_per_epoch < 1:
+        raise ValueError(f"{len(records)} videos x {cfg['data']['num_sample']} views make no "
+                         f"batch of {total_batch}")
+    total_steps = cfg["epochs"] * steps_per_epoch
+    warmup = cfg["warmup_steps"] if cfg["warmup_steps"] > 0 else cfg["warmup_epochs"] * steps_per_epoch
+    lr = scaled_lr(cfg["lr"], total_batch)
+    (out / "config.json").write_text(json.dumps(cfg, indent=2, sort_keys=True, default=str))
+
+    keras.utils.set_random_seed(cfg["seed"])
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)
+    try:
+        with strategy.scope():
+            model = build_pretrainer(cfg)
+            optimizer = make_optimizer(
+                model, lr=lr, total_steps=total_steps, warmup_steps=warmup,
+                min_lr=scaled_lr(cfg["min_lr"], total_batch),
+                warmup_lr=scaled_lr(cfg["warmup_lr"], total_batch),
+                weight_decay=cfg["weight_decay"], betas=tuple(cfg["opt_betas"]),
+                eps=cfg["opt_eps"], layer_decay=None, clip_grad=cfg["clip_grad"],
+                loss_scale=precision == "mixed_float16")
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+    trainer = Trainer(
+        model, optimizer, strategy=strategy, loss_fn=pretraining_loss_fn(model),
+        accum_steps=cfg["update_freq"], jit_compile=cfg["jit_compile"],
+        checkpoint_dir=out / "checkpoints", checkpoint_every=cfg["checkpoint_every"],
+        keep_checkpoints=cfg["keep_checkpoints"], log_dir=out / "logs",
+        log_every=cfg["log_every"], progress=cfg["progress"])
+    step_losses = []
+
+    def after_step(step, logs):
+        step_losses.append(logs["loss"])
+        if callback is not None:
+            callback(step, logs)
+
+    result = trainer.fit(pretrain_data(cfg, records, total_batch, model), epochs=cfg["epochs"],
+                         steps_per_epoch=steps_per_epoch, resume=cfg["resume"],
+                         data_per_worker=True, callback=after_step)
+    weights = out / "final.weights.h5"
+    if trainer.chief:
+        save_weights(model, weights, step=result["step"], epochs=cfg["epochs"],
+                     mask_type=cfg["mask_type"], mask_ratio=cfg["mask_ratio"],
+                     decoder_mask_type=cfg["decoder_mask_type"],
+                     decoder_mask_ratio=cfg["decoder_mask_ratio"])
+    last = result["history"][-1] if result["history"] else {}
+    return dict(output_dir=str(out), weights=str(weights), step=result["step"],
+                epochs=cfg["epochs"], steps_per_epoch=steps_per_epoch, total_batch=total_batch,
+                lr=lr, precision=precision, replicas=replicas, checkpoint=result["checkpoint"],
+                history=result["history"], step_losses=step_losses,
+                **{k: v for k, v in last.items() if k.startswith("train_")})
+
+
+# ------------------------------------------------------------------------------ CLI
+
+#: Dedicated flags of ``videomae-tf pretrain`` and the config key each one overrides.
+PRETRAIN_FLAGS = {
+    "output": "output_dir",
+    "resume": "resume",
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "lr": "lr",
+    "mask_ratio": "mask_ratio",
+    "decoder_mask": "decoder_mask_type",
+    "train_list": "data.train",
+    "data_root": "data.root",
+}
+
+
+def _read_config(path):
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file not found: {path}")
+    text = path.read_text(encoding="utf-8")
+    if path.suffix in (".yaml", ".yml"):
+        try:
+            import yaml
+        except ImportError:
+            raise ValueError(f"{path} is YAML but PyYAML is not installed: "
+                             "`pip install pyyaml` or use a JSON config") from None
+        config = yaml.safe_load(text)
+    else:
+        try:
+            config = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path} is not valid JSON: {e}") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path} must hold a mapping of options, got {type(config).__name__}")
+    return config
+
+
+def _set(config, dotted, value):
+    keys = dotted.split(".")
+    node = config
+    for key in keys[:-1]:
+        child = node.get(key)
+        if child is None:
+            child = node[key] = {}
+        if not isinstance(child, dict):
+            raise ValueError(f"cannot set {dotted}: {key} is not a section")
+        node = child
+    node[keys[-1]] = value
+
+
+def pretrain_config_from_args(args):
+    """The config ``pretrain`` gets: recipe or file, then the flags, then ``--set``."""
+    if args.config:
+        config = _read_config(args.config)
+    else:
+        config = get_pretrain_config(args.recipe or "synthetic")
+    config = json.loads(json.dumps(config))
+    for dest, key in PRETRAIN_FLAGS.items():
+        value = getattr(args, dest, None)
+        if value is not None:
+            if dest == "decoder_mask" and value in ("none", "None", ""):
+                value = None
+            _set(config, key, value)
+    for text in args.set or []:
+        if "=" not in text:
+            raise ValueError(f"--set expects key=value, got {text!r}")
+        key, value = text.split("=", 1)
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            pass
+        _set(config, key.strip(), value)
+    return config
+
+
+def add_pretrain_arguments(p):
+    """The arguments of ``videomae-tf pretrain`` on parser ``p``."""
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--recipe", help=f"a built-in recipe: {', '.join(PRETRAIN_CONFIGS)} "
+                                      f"(default: synthetic)")
+    src.add_argument("--config", help="your own config, JSON (or YAML with PyYAML)")
+    p.add_argument("--output", help="run directory: checkpoints, logs, final weights")
+    p.add_argument("--resume", help="'auto' (latest checkpoint in the run directory) or a path")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int, help="per-replica batch size (views)")
+    p.add_argument("--lr", type=float, help="base learning rate (scaled by batch / 256)")
+    p.add_argument("--mask-ratio", type=float, help="encoder tube mask ratio (official 0.9)")
+    p.add_argument("--decoder-mask", help="'running_cell' (VideoMAE V2) or 'none' (V1)")
+    p.add_argument("--train-list", help="training annotation list (labels are ignored)")
+    p.add_argument("--data-root", help="folder relative paths in the list start from")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override any config key, dotted for sections (repeatable)")
+    p.add_argument("--print-config", action="store_true",
+                   help="print the resolved config and exit without training")
+    return p
+
+
+def run_pretrain(args):
+    """Handler of ``videomae-tf pretrain``; returns the exit code."""
+    config = pretrain_config_from_args(args)
+    if args.print_config:
+        print(json.dumps(config, indent=2, sort_keys=True))
+        return 0
+    result = pretrain(config)
+    shown = {k: v for k, v in result.items() if isinstance(v, (int, float, str))}
+    print(json.dumps(shown, indent=2, sort_keys=True, default=str))
+    return 0
+
+
+
+def main(argv=None):
+    parser = add_pretrain_arguments(argparse.ArgumentParser(prog="videomae-tf pretrain"))
+    return run_pretrain(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,304 @@
+"""Masked-reconstruction pictures: what a pretrained VideoMAE sees and what it fills in.
+
+``visualize(video, weights, output_dir)`` reads a clip, hides tokens with a tube mask,
+lets the masked autoencoder predict them and writes
+
+* ``<name>_reconstruction.png``: a grid, rows original / masked input / reconstruction,
+  one column per frame;
+* ``<name>_reconstruction.gif``: the same three side by side, animated over the frames.
+
+Predictions are put back as the official ``run_videomae_vis.py`` does (SPEC 5): with the
+normalised target (the official default) every predicted patch gets the ORIGINAL
+patch's statistics back, per channel: pixel = pred * (sqrt(unbiased var) + 1e-6) + mean;
+with ``normalize_target=False`` the prediction is the [0, 1] pixel itself. Visible
+patches show the original pixels. The pure-numpy pieces (``patchify``, ``unpatchify``,
+``reconstruct_video``, ``frame_grid``) are usable on their own.
+
+GIFs are written with OpenCV's animation writer (``cv2.imwriteanimation``, OpenCV >= 4.11,
+already a dependency) and, where that is missing, with Pillow if it is installed.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
+
+
+# ----------------------------------------------------------------------- pure numpy pieces
+
+def patchify(video, patch_size, tubelet_size):
+    """(B, T, H, W, C) -> (B, N, tubelet * p * p, C): the model's token order (t, h, w) and
+    value order (t_in, y_in, x_in) within a patch."""
+    b, t, h, w, c = video.shape
+    p, s = patch_size, tubelet_size
+    x = video.reshape(b, t // s, s, h // p, p, w // p, p, c)
+    x = x.transpose(0, 1, 3, 5, 2, 4, 6, 7)
+    return x.reshape(b, (t // s) * (h // p) * (w // p), s * p * p, c)
+
+
+def unpatchify(patches, grid, patch_size, tubelet_size):
+    """The inverse of ``patchify``: (B, N, tubelet * p * p, C) -> (B, T, H, W, C)."""
+    b, c = patches.shape[0], patches.shape[-1]
+    tt, hh, ww = grid
+    p, s = patch_size, tubelet_size
+    x = patches.reshape(b, tt, hh, ww, s, p, p, c)
+    x = x.transpose(0, 1, 4, 2, 5, 3, 6, 7)
+    return x.reshape(b, tt * s, hh * p, ww * p, c)
+
+
+def patch_statistics(patches):
+    """Per patch and channel: mean and sqrt(unbiased variance) + 1e-6, each (B, N, 1, C)."""
+    mean = patches.mean(axis=2, keepdims=True)
+    std = np.sqrt(patches.var(axis=2, ddof=1, keepdims=True)) + 1e-6
+    return mean, std
+
+
+def unnormalize(clip, mean=IMAGENET_MEAN, std=IMAGENET_STD):
+    """A model input (ImageNet-normalised) -> [0, 1] pixels."""
+    return np.asarray(clip, np.float32) * std + mean
+
+
+def reconstruct_video(clip, encoder_mask, predictions, *, patch_size=16, tubelet_size=2,
+                      normalize_target=True, reconstruct_index=None, fill=0.0):
+    """Put predicted patches back into pixels.
+
+    Args:
+        clip: the model input (B, T, H, W, 3), ImageNet-normalised.
+        encoder_mask: (B, N) booleans, True = hidden from the encoder.
+        predictions: (B, K, 3 * tubelet * p * p), channel fastest, for the tokens
+            ``reconstruct_index`` (B, K) (default: the masked tokens, ascending).
+        normalize_target: the model's target; True puts every prediction back with the
+            statistics of the original patch at its position.
+        fill: the value hidden patches get in the ``masked`` video.
+
+    Returns ``{"original", "masked", "reconstruction"}``, each (B, T, H, W, 3) float32
+    [0, 1] pixels (the reconstruction clipped to [0, 1]; visible patches are the original).
+    """
+    pixels = unnormalize(clip)
+    b, t, h, w, c = pixels.shape
+    grid = (t // tubelet_size, h // patch_size, w // patch_size)
+    encoder_mask = np.asarray(encoder_mask, bool).reshape(b, -1)
+    if reconstruct_index is None:
+        reconstruct_index = np.stack([np.flatnonzero(row) for row in encoder_mask])
+    reconstruct_index = np.asarray(reconstruct_index).reshape(b, -1)
+    patches = patchify(pixels, patch_size, tubelet_size)
+    predictions = np.asarray(predictions, np.float32).reshape(
+        b, reconstruct_index.shape[1], patches.shape[2], c)
+    rows = np.arange(b)[:, None]
+    if normalize_target:
+        mean, std = patch_statistics(patches)
+        predictions = predictions * std[rows, reconstruct_index] + mean[rows, reconstruct_index]
+    rebuilt = patches.copy()
+    rebuilt[rows, reconstruct_index] = predictions
+    visible = (~encoder_mask)[:, :, None, None].astype(np.float32)
+    masked = patches * visible + fill * (1 - visible)
+    return dict(
+        original=pixels,
+        masked=unpatchify(masked, grid, patch_size, tubelet_size),
+        reconstruction=np.clip(unpatchify(rebuilt, grid, patch_size, tubelet_size), 0.0, 1.0),
+    )
+
+
+def to_uint8(video):
+    return np.clip(np.round(np.asarray(video, np.float32) * 255.0), 0, 255).astype(np.uint8)
+
+
+def frame_grid(rows, gap=2, scale=1, background=255):
+    """Videos (T, H, W, 3) in [0, 1] -> one uint8 RGB picture: a row per video, a column
+    per frame, ``gap`` pixels between cells, every cell enlarged ``scale`` x (nearest).
+
+    Size: (len(rows) * H * scale + (len(rows) - 1) * gap, T * W * scale + (T - 1) * gap).
+    """
+    rows = [to_uint8(v) for v in rows]
+    t, h, w, c = rows[0].shape
+    if scale > 1:
+        rows = [v.repeat(scale, axis=1).repeat(scale, axis=2) for v in rows]
+        h, w = h * scale, w * scale
+    out = np.full((len(rows) * h + (len(rows) - 1) * gap, t * w + (t - 1) * gap, c),
+                  background, np.uint8)
+    for r, video in enumerate(rows):
+        for f in range(t):
+            y, x = r * (h + gap), f * (w + gap)
+            out[y:y + h, x:x + w] = video[f]
+    return out
+
+
+def animation_frames(rows, gap=2, scale=1, background=255):
+    """Videos (T, H, W, 3) -> T uint8 RGB frames, the videos side by side."""
+    rows = [to_uint8(v) for v in rows]
+    if scale > 1:
+        rows = [v.repeat(scale, axis=1).repeat(scale, axis=2) for v in rows]
+    t, h, w, c = rows[0].shape
+    out = np.full((t, h, len(rows) * w + (len(rows) - 1) * gap, c), background, np.uint8)
+    for r, video in enumerate(rows):
+        out[:, :, r * (w + gap):r * (w + gap) + w] = video
+    return list(out)
+
+
+def write_png(path, image_rgb):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)):
+        raise OSError(f"could not write {path}")
+    return path
+
+
+def write_gif(path, frames_rgb, fps=4.0):
+    """An endlessly looping GIF of uint8 RGB frames (OpenCV >= 4.11, else Pillow)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    duration = max(int(round(1000.0 / fps)), 10)
+    if hasattr(cv2, "imwriteanimation") and hasattr(cv2, "Animation"):
+        animation = cv2.Animation()
+        animation.loop_count = 0
+        animation.frames = [cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2BGR) for f in frames_rgb]
+        animation.durations = [duration] * len(frames_rgb)
+        try:
+            if cv2.imwriteanimation(str(path), animation):
+                return path
+        except cv2.error:
+            pass  # an OpenCV built without the GIF codec: try Pillow
+    try:
+        from PIL import Image
+    except ImportError:
+        raise RuntimeError("writing a GIF needs OpenCV >= 4.11 (cv2.imwriteanimation with "
+                           "GIF support) or Pillow (`pip install pillow`)") from None
+    images = [Image.fromarray(np.ascontiguousarray(f)) for f in frames_rgb]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=duration, loop=0)
+    return path
+
+
+# ------------------------------------------------------------------------ model + video
+
+def _load_pretrainer(weights):
+    from videomae_tf.models import VideoMAEPretrainer, load_model
+
+    model = weights if isinstance(weights, VideoMAEPretrainer) else load_model(weights)
+    if not isinstance(model, VideoMAEPretrainer):
+        raise ValueError(f"visualize needs a pretraining model (encoder + decoder), but "
+                         f"{weights} holds a {type(model).__name__}; pass the weights a "
+                         f"pretraining run (or `videomae-convert --task pretrain`) wrote")
+    return model
+
+
+def _centred_window(num_frames, clip_len, rate):
+    return max((num_frames - clip_len * rate + 1) // 2, 0)
+
+
+def read_video_clip(video_path, num_frames, img_size, *, sampling_rate=4, start=None,
+                    backend="auto"):
+    """Decode ``num_frames`` frames, every ``sampling_rate``-th from ``start`` (default: the
+    centred window; the pretraining sampler's rules for short videos), resize the short
+    side and centre-crop to ``img_size``, normalise. Returns (clip (T, H, W, 3), indices)."""
+    from videomae_tf.data import read_clip
+    from videomae_tf.data import sampling, transforms
+
+    height, width = (img_size, img_size) if np.isscalar(img_size) else tuple(img_size)
+
+    def sample(n, fps):
+        first = _centred_window(n, num_frames, sampling_rate) if start is None else start
+        return sampling.pretrain_window_indices(n, None, num_frames, sampling_rate, start=first)
+
+    frames, indices = read_clip(video_path, sample, backend=backend)
+    h0, w0 = frames.shape[1:3]
+    factor = max(height / h0, width / w0)
+    resized = transforms.resize(frames, max(height, int(round(h0 * factor))),
+                                max(width, int(round(w0 * factor))))
+    top = (resized.shape[1] - height) // 2
+    left = (resized.shape[2] - width) // 2
+    clip = transforms.normalize(resized[:, top:top + height, left:left + width])
+    return clip.astype(np.float32), indices
+
+
+def visualize(video_path, weights, output_dir, *, mask_ratio=0.9, mask_type="tube", seed=0,
+              sampling_rate=4, start=None, fps=4.0, scale=1, gap=2, backend="auto", name=None):
+    """Write the reconstruction grid (PNG) and animation (GIF) of one video.
+
+    Args:
+        video_path: any video the decoders read.
+        weights: a pretraining model, or its file (.weights.h5 with its JSON sidecar, or
+            .keras) as ``pretrain`` or ``videomae-convert --task pretrain`` write it.
+        output_dir: where ``<name>_reconstruction.{png,gif}`` go (``name``: the video's stem).
+        mask_ratio, mask_type, seed: the encoder mask ('tube' as in pretraining, or
+            'random'), drawn from ``seed``. Every masked token is reconstructed (also for
+            V2 models: the decoder mask only saves training compute).
+        sampling_rate, start: the clip: every ``sampling_rate``-th frame from ``start``
+            (default: the centred window).
+        fps, scale, gap: GIF speed, nearest-neighbour enlargement, pixels between cells.
+
+    Returns {"png", "gif", "frame_indices", "loss" (the model's loss on the masked tokens),
+    "num_masked", "num_tokens"}.
+    """
+    from videomae_tf import masking
+
+    model = _load_pretrainer(weights)
+    cfg = model.encoder.encoder_config
+    clip, indices = read_video_clip(video_path, cfg["num_frames"], cfg["img_size"],
+                                    sampling_rate=sampling_rate, start=start, backend=backend)
+    mask = masking.make_mask(mask_type, model.encoder.grid, mask_ratio, np.random.default_rng(seed))
+    if mask.all():
+        raise ValueError(f"mask ratio {mask_ratio} hides every token: nothing left to see")
+    if not mask.any():
+        raise ValueError(f"mask ratio {mask_ratio} hides no token of the {model.encoder.grid} "
+                         f"grid: nothing to reconstruct")
+    clip, mask = clip[None], mask[None]
+    predictions = np.asarray(model.reconstruct(clip, mask))
+    visible_index, reconstruct_index = (np.flatnonzero(~mask[0])[None], np.flatnonzero(mask[0])[None])
+    loss = float(model.loss_from_predictions(
+        {"pixel_values": clip, "visible_index": visible_index, "reconstruct_index": reconstruct_index},
+        predictions))
+    videos = reconstruct_video(clip, mask, predictions, patch_size=cfg["patch_size"],
+                               tubelet_size=cfg["tubelet_size"],
+                               normalize_target=model.decoder_config["normalize_target"])
+    rows = [videos[k][0] for k in ("original", "masked", "reconstruction")]
+    name = name or Path(video_path).stem
+    out = Path(output_dir)
+    png = write_png(out / f"{name}_reconstruction.png", frame_grid(rows, gap=gap, scale=scale))
+    gif = write_gif(out / f"{name}_reconstruction.gif",
+                    animation_frames(rows, gap=gap, scale=scale), fps=fps)
+    return dict(png=str(png), gif=str(gif), frame_indices=[int(i) for i in indices], loss=loss,
+                num_masked=int(mask.sum()), num_tokens=int(mask.size))
+
+
+# ------------------------------------------------------------------------------ CLI
+
+def add_visualize_arguments(p):
+    """The arguments of ``videomae-tf visualize`` on parser ``p``."""
+    p.add_argument("video", help="the video to reconstruct")
+    p.add_argument("--weights", required=True,
+                   help="pretraining model: .weights.h5 (with its .json sidecar) or .keras")
+    p.add_argument("--output", required=True, help="folder for the PNG grid and the GIF")
+    p.add_argument("--mask-ratio", type=float, default=0.9, help="encoder mask ratio (0.9)")
+    p.add_argument("--mask-type", default="tube", choices=("tube", "random"))
+    p.add_argument("--seed", type=int, default=0, help="seed of the mask")
+    p.add_argument("--sampling-rate", type=int, default=4, help="take every n-th frame (4)")
+    p.add_argument("--start", type=int, help="first frame (default: the centred window)")
+    p.add_argument("--fps", type=float, default=4.0, help="GIF frames per second")
+    p.add_argument("--scale", type=int, default=1, help="enlarge every frame n x (nearest)")
+    p.add_argument("--backend", default="auto", help="video decoder: auto, decord, pyav, opencv")
+    return p
+
+
+def run_visualize(args):
+    """Handler of ``videomae-tf visualize``; returns the exit code."""
+    result = visualize(args.video, args.weights, args.output, mask_ratio=args.mask_ratio,
+                       mask_type=args.mask_type, seed=args.seed, sampling_rate=args.sampling_rate,
+                       start=args.start, fps=args.fps, scale=args.scale, backend=args.backend)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+
+def main(argv=None):
+    parser = add_visualize_arguments(argparse.ArgumentParser(prog="videomae-tf visualize"))
+    return run_visualize(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
