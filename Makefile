@@ -23,7 +23,9 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m videomae_tf.demo --output demo_output
 
+# Speed scripts: JSON under benchmarks/results/ (Pillow for the official-style baseline).
 bench: $(STAMP)
+	$(PIP) install -q -e ".[bench]"
 	for f in benchmarks/*.py; do $(PY) $$f || exit 1; done
 
 clean:
