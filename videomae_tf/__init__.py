@@ -2,29 +2,46 @@
 
     from videomae_tf import VideoMAE_ViTB16FT
     model = VideoMAE_ViTB16FT(num_classes=400)
+
+The names below load on first use, so ``import videomae_tf.cli`` or
+``videomae_tf.data`` does not start TensorFlow before it is needed.
 """
 
-from videomae_tf.models import (  # noqa: F401
-    ARCHITECTURES,
-    VideoMAEClassifier,
-    VideoMAEEncoder,
-    VideoMAEPretrainer,
-    VideoMAE_ViTB16FT,
-    VideoMAE_ViTB16PT,
-    VideoMAE_ViTG14FT,
-    VideoMAE_ViTG14PT,
-    VideoMAE_ViTH16FT,
-    VideoMAE_ViTH16PT,
-    VideoMAE_ViTL16FT,
-    VideoMAE_ViTL16PT,
-    VideoMAE_ViTS16FT,
-    VideoMAE_ViTS16PT,
-    count_parameters,
-    finetune_model,
-    load_model,
-    model_from_config,
-    pretrain_model,
-    save_weights,
+__version__ = "0.1.0"
+
+_MODELS = (
+    "ARCHITECTURES",
+    "VideoMAEClassifier",
+    "VideoMAEEncoder",
+    "VideoMAEPretrainer",
+    "VideoMAE_ViTB16FT",
+    "VideoMAE_ViTB16PT",
+    "VideoMAE_ViTG14FT",
+    "VideoMAE_ViTG14PT",
+    "VideoMAE_ViTH16FT",
+    "VideoMAE_ViTH16PT",
+    "VideoMAE_ViTL16FT",
+    "VideoMAE_ViTL16PT",
+    "VideoMAE_ViTS16FT",
+    "VideoMAE_ViTS16PT",
+    "count_parameters",
+    "finetune_model",
+    "load_model",
+    "model_from_config",
+    "pretrain_model",
+    "save_weights",
 )
 
-__version__ = "0.1.0"
+__all__ = list(_MODELS)
+
+
+def __getattr__(name):
+    if name in _MODELS:
+        from videomae_tf import models
+
+        return getattr(models, name)
+    raise AttributeError(f"module 'videomae_tf' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_MODELS))

@@ -145,6 +145,18 @@ FINETUNE_FLAGS = {
 }
 
 
+def _apply_flags(config: dict, args, flags: dict) -> dict:
+    """A plain copy of ``config`` with the dedicated flags, then every ``--set``, on top."""
+    config = json.loads(json.dumps(config))
+    for dest, key in flags.items():
+        value = getattr(args, dest, None)
+        if value is not None:
+            _set_path(config, key.split("."), value)
+    for text in args.set or []:
+        _set_path(config, *_parse_override(text))
+    return config
+
+
 def finetune_config(args) -> dict:
     """The config ``finetune`` gets: recipe or file, then the flags, then ``--set``."""
     from videomae_tf import training
@@ -154,23 +166,13 @@ def finetune_config(args) -> dict:
     if args.config:
         config = _read_config_file(args.config)
     elif args.recipe:
-        get_recipe = getattr(training, "get_recipe", None)
-        if get_recipe is None:
-            raise RuntimeError("videomae_tf.training has no get_recipe() yet")
         try:
-            config = get_recipe(args.recipe)
+            config = training.get_recipe(args.recipe)
         except (KeyError, ValueError) as e:
             raise UsageError(str(e)) from None
     else:
         raise UsageError("finetune needs --recipe NAME or --config FILE")
-    config = json.loads(json.dumps(config))  # a private, plain copy
-    for dest, key in FINETUNE_FLAGS.items():
-        value = getattr(args, dest)
-        if value is not None:
-            _set_path(config, key.split("."), value)
-    for text in args.set or []:
-        _set_path(config, *_parse_override(text))
-    return config
+    return _apply_flags(config, args, FINETUNE_FLAGS)
 
 
 def add_finetune_arguments(p):
@@ -361,31 +363,104 @@ def run_export(args) -> int:
     return 0
 
 
-# ------------------------------------------------------------------------------ registry
+# ------------------------------------------------------------------------------ pretrain
+
+#: Dedicated flags of ``pretrain`` and the config key each one overrides.
+PRETRAIN_FLAGS = {
+    "output": "output_dir",
+    "resume": "resume",
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "lr": "lr",
+    "mask_ratio": "mask_ratio",
+    "decoder_mask": "decoder_mask_type",
+    "train_list": "data.train",
+    "data_root": "data.root",
+}
+
 
 def add_pretrain_arguments(p):
-    from videomae_tf.training.pretrain import add_pretrain_arguments as add
+    from videomae_tf.training.pretrain import PRETRAIN_CONFIGS
 
-    return add(p)
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--recipe", help=f"a built-in recipe: {', '.join(PRETRAIN_CONFIGS)} "
+                                      "(default: synthetic)")
+    src.add_argument("--config", help="your own config, JSON (or YAML with PyYAML)")
+    p.add_argument("--output", help="run directory: checkpoints, logs, final weights")
+    p.add_argument("--resume", help="'auto' (latest checkpoint in the run directory) or a path")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int, help="per-replica batch size (views)")
+    p.add_argument("--lr", type=float, help="base learning rate (scaled by batch / 256)")
+    p.add_argument("--mask-ratio", type=float, help="encoder tube mask ratio (official 0.9)")
+    p.add_argument("--decoder-mask", help="'running_cell' (VideoMAE V2) or 'none' (V1)")
+    p.add_argument("--train-list", help="training annotation list (labels are ignored)")
+    p.add_argument("--data-root", help="folder relative paths in the list start from")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override any config key, dotted for sections (repeatable)")
+    p.add_argument("--print-config", action="store_true",
+                   help="print the resolved config and exit without training")
 
 
-def run_pretrain(args):
-    from videomae_tf.training.pretrain import run_pretrain as run
+def pretrain_config(args) -> dict:
+    """The config ``pretrain`` gets: recipe or file, then the flags, then ``--set``."""
+    from videomae_tf.training.pretrain import get_pretrain_config
 
-    return run(args)
+    if args.config:
+        config = _read_config_file(args.config)
+    else:
+        try:
+            config = get_pretrain_config(args.recipe or "synthetic")
+        except (KeyError, ValueError) as e:
+            raise UsageError(str(e)) from None
+    if (args.decoder_mask or "").lower() == "none":
+        args.decoder_mask = None
+        config["decoder_mask_type"] = None
+    return _apply_flags(config, args, PRETRAIN_FLAGS)
 
+
+def run_pretrain(args) -> int:
+    config = pretrain_config(args)
+    if args.print_config:
+        print(json.dumps(config, indent=2, sort_keys=True))
+        return 0
+    from videomae_tf.training.pretrain import pretrain
+
+    result = pretrain(config)
+    shown = {k: v for k, v in result.items() if isinstance(v, (int, float, str))}
+    print(json.dumps(shown, indent=2, sort_keys=True, default=str))
+    return 0
+
+
+# ----------------------------------------------------------------------------- visualize
 
 def add_visualize_arguments(p):
-    from videomae_tf.visualize import add_visualize_arguments as add
+    p.add_argument("video", help="the video to reconstruct")
+    p.add_argument("--weights", required=True,
+                   help="pretraining model: .weights.h5 (with its .json sidecar) or .keras")
+    p.add_argument("--output", required=True, help="folder for the PNG grid and the GIF")
+    p.add_argument("--mask-ratio", type=float, default=0.9, help="encoder mask ratio (0.9)")
+    p.add_argument("--mask-type", default="tube", choices=("tube", "random"))
+    p.add_argument("--seed", type=int, default=0, help="seed of the mask")
+    p.add_argument("--sampling-rate", type=int, default=4, help="take every n-th frame (4)")
+    p.add_argument("--start", type=int, help="first frame (default: the centred window)")
+    p.add_argument("--fps", type=float, default=4.0, help="GIF frames per second")
+    p.add_argument("--scale", type=int, default=1, help="enlarge every frame n x (nearest)")
+    p.add_argument("--backend", default="auto", help="video decoder: auto, decord, pyav, opencv")
 
-    return add(p)
+
+def run_visualize(args) -> int:
+    from videomae_tf.visualize import visualize
+
+    _existing(args.video, "video")
+    _existing(args.weights, "weights")
+    result = visualize(args.video, args.weights, args.output, mask_ratio=args.mask_ratio,
+                       mask_type=args.mask_type, seed=args.seed, sampling_rate=args.sampling_rate,
+                       start=args.start, fps=args.fps, scale=args.scale, backend=args.backend)
+    print(json.dumps(result, indent=2))
+    return 0
 
 
-def run_visualize(args):
-    from videomae_tf.visualize import run_visualize as run
-
-    return run(args)
-
+# ------------------------------------------------------------------------------ registry
 
 #: name -> (help, add_arguments, run).
 COMMANDS = {

@@ -18,9 +18,6 @@ GIFs are written with OpenCV's animation writer (``cv2.imwriteanimation``, OpenC
 already a dependency) and, where that is missing, with Pillow if it is installed.
 """
 
-import argparse
-import json
-import sys
 from pathlib import Path
 
 import cv2
@@ -264,41 +261,3 @@ def visualize(video_path, weights, output_dir, *, mask_ratio=0.9, mask_type="tub
                     animation_frames(rows, gap=gap, scale=scale), fps=fps)
     return dict(png=str(png), gif=str(gif), frame_indices=[int(i) for i in indices], loss=loss,
                 num_masked=int(mask.sum()), num_tokens=int(mask.size))
-
-
-# ------------------------------------------------------------------------------ CLI
-
-def add_visualize_arguments(p):
-    """The arguments of ``videomae-tf visualize`` on parser ``p``."""
-    p.add_argument("video", help="the video to reconstruct")
-    p.add_argument("--weights", required=True,
-                   help="pretraining model: .weights.h5 (with its .json sidecar) or .keras")
-    p.add_argument("--output", required=True, help="folder for the PNG grid and the GIF")
-    p.add_argument("--mask-ratio", type=float, default=0.9, help="encoder mask ratio (0.9)")
-    p.add_argument("--mask-type", default="tube", choices=("tube", "random"))
-    p.add_argument("--seed", type=int, default=0, help="seed of the mask")
-    p.add_argument("--sampling-rate", type=int, default=4, help="take every n-th frame (4)")
-    p.add_argument("--start", type=int, help="first frame (default: the centred window)")
-    p.add_argument("--fps", type=float, default=4.0, help="GIF frames per second")
-    p.add_argument("--scale", type=int, default=1, help="enlarge every frame n x (nearest)")
-    p.add_argument("--backend", default="auto", help="video decoder: auto, decord, pyav, opencv")
-    return p
-
-
-def run_visualize(args):
-    """Handler of ``videomae-tf visualize``; returns the exit code."""
-    result = visualize(args.video, args.weights, args.output, mask_ratio=args.mask_ratio,
-                       mask_type=args.mask_type, seed=args.seed, sampling_rate=args.sampling_rate,
-                       start=args.start, fps=args.fps, scale=args.scale, backend=args.backend)
-    print(json.dumps(result, indent=2))
-    return 0
-
-
-
-def main(argv=None):
-    parser = add_visualize_arguments(argparse.ArgumentParser(prog="videomae-tf visualize"))
-    return run_visualize(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
