@@ -24,17 +24,11 @@ precision ("auto" | "float32" | "mixed_bfloat16" | "mixed_float16"), jit_compile
 progress, steps_per_epoch (default: training views // total batch)
 """
 
-import json
 import os
-from pathlib import Path
-
-import keras
 
 from videomae_tf.models import VideoMAEClassifier, finetune_model, save_weights
-from videomae_tf.training.distribute import make_strategy, resolve_precision
-from videomae_tf.training.engine import Trainer
-from videomae_tf.training.optimizer import make_optimizer, scaled_lr
 from videomae_tf.training.recipes import FINETUNE_DEFAULTS, merge
+from videomae_tf.training.run import build_model_and_optimizer, make_trainer, plan_run
 
 
 def resolve_config(config):
@@ -119,57 +113,28 @@ def finetune(config):
     epoch run in this call) and the latest checkpoint.
     """
     cfg = resolve_config(config)
-    out = Path(cfg["output_dir"])
-    out.mkdir(parents=True, exist_ok=True)
-    strategy = make_strategy(cfg["strategy"])
-    precision = resolve_precision(cfg["precision"], strategy)
-    replicas = strategy.num_replicas_in_sync
-    per_replica_batch = cfg["batch_size"] * cfg["update_freq"]
-    total_batch = per_replica_batch * replicas
     train_records, val_records = _data_lists(cfg)
-    steps_per_epoch = cfg["steps_per_epoch"] or len(train_records) * cfg["data"]["num_sample"] // total_batch
-    if steps_per_epoch < 1:
-        raise ValueError(f"{len(train_records)} training videos make no batch of {total_batch}")
-    total_steps = cfg["epochs"] * steps_per_epoch
-    warmup = cfg["warmup_steps"] if cfg["warmup_steps"] > 0 else cfg["warmup_epochs"] * steps_per_epoch
-    lr = scaled_lr(cfg["lr"], total_batch)
-    (out / "config.json").write_text(json.dumps(cfg, indent=2, sort_keys=True))
+    plan = plan_run(cfg, len(train_records) * cfg["data"]["num_sample"],
+                    f"{len(train_records)} training videos")
 
-    keras.utils.set_random_seed(cfg["seed"])
-    previous_policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(precision)
-    try:
-        with strategy.scope():
-            model = build_classifier(cfg)
-            if cfg["init"]:
-                model.load_encoder_weights(cfg["init"])
-            optimizer = make_optimizer(
-                model, lr=lr, total_steps=total_steps, warmup_steps=warmup,
-                min_lr=scaled_lr(cfg["min_lr"], total_batch),
-                warmup_lr=scaled_lr(cfg["warmup_lr"], total_batch),
-                weight_decay=cfg["weight_decay"], betas=tuple(cfg["opt_betas"]), eps=cfg["opt_eps"],
-                layer_decay=cfg["layer_decay"], clip_grad=cfg["clip_grad"],
-                loss_scale=precision == "mixed_float16")
-    finally:
-        keras.config.set_dtype_policy(previous_policy)
+    def build_model():
+        model = build_classifier(cfg)
+        if cfg["init"]:
+            model.load_encoder_weights(cfg["init"])
+        return model
+
+    model, optimizer = build_model_and_optimizer(cfg, plan, build_model, cfg["layer_decay"])
     mixup_on = cfg["mixup"] > 0 or cfg["cutmix"] > 0
-    trainer = Trainer(
-        model, optimizer, strategy=strategy,
-        label_smoothing=0.0 if mixup_on else cfg["smoothing"],  # mixup targets carry it
-        accum_steps=cfg["update_freq"], jit_compile=cfg["jit_compile"],
-        checkpoint_dir=out / "checkpoints", checkpoint_every=cfg["checkpoint_every"],
-        keep_checkpoints=cfg["keep_checkpoints"], log_dir=out / "logs",
-        log_every=cfg["log_every"], progress=cfg["progress"])
-    train_data, val_data = _datasets(cfg, train_records, val_records, per_replica_batch, total_batch)
-    result = trainer.fit(train_data, epochs=cfg["epochs"], steps_per_epoch=steps_per_epoch,
+    trainer = make_trainer(cfg, plan, model, optimizer,
+                           label_smoothing=0.0 if mixup_on else cfg["smoothing"])  # mixup targets carry it
+    train_data, val_data = _datasets(cfg, train_records, val_records, plan.per_replica_batch,
+                                     plan.total_batch)
+    result = trainer.fit(train_data, epochs=cfg["epochs"], steps_per_epoch=plan.steps_per_epoch,
                          val_data=val_data, resume=cfg["resume"], eval_every=cfg["eval_every"],
                          data_per_worker=True)
-    weights = out / "final.weights.h5"
     if trainer.chief:
-        save_weights(model, weights, step=result["step"], num_classes=cfg["num_classes"])
+        save_weights(model, plan.out / "final.weights.h5", step=result["step"],
+                     num_classes=cfg["num_classes"])
     last = result["history"][-1] if result["history"] else {}
-    return dict(output_dir=str(out), weights=str(weights), step=result["step"],
-                epochs=cfg["epochs"], steps_per_epoch=steps_per_epoch, total_batch=total_batch,
-                lr=lr, precision=precision, replicas=replicas, checkpoint=result["checkpoint"],
-                history=result["history"],
+    return dict(plan.summary(cfg, result),
                 **{k: v for k, v in last.items() if k.startswith(("train_", "val_"))})

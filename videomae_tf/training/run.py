@@ -1,0 +1,89 @@
+"""What fine-tuning and pretraining runs share: the step arithmetic, building the model
+and optimizer under the strategy and precision, and the Trainer with its files."""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+
+from videomae_tf.training.distribute import make_strategy, resolve_precision
+from videomae_tf.training.engine import Trainer
+from videomae_tf.training.optimizer import make_optimizer, scaled_lr
+
+
+@dataclass
+class RunPlan:
+    """Strategy, precision and batch/step counts of one run, from its config."""
+
+    out: Path
+    strategy: object
+    precision: str
+    replicas: int
+    per_replica_batch: int
+    total_batch: int
+    steps_per_epoch: int
+    total_steps: int
+    warmup_steps: int
+    lr: float
+
+    def summary(self, cfg, result):
+        """The summary keys every run returns."""
+        return dict(output_dir=str(self.out), weights=str(self.out / "final.weights.h5"),
+                    step=result["step"], epochs=cfg["epochs"],
+                    steps_per_epoch=self.steps_per_epoch, total_batch=self.total_batch,
+                    lr=self.lr, precision=self.precision, replicas=self.replicas,
+                    checkpoint=result["checkpoint"], history=result["history"])
+
+
+def plan_run(cfg, num_examples, what):
+    """The run plan for ``num_examples`` examples an epoch; writes ``config.json``.
+
+    ``what`` names the examples in the error raised when they make no batch.
+    """
+    out = Path(cfg["output_dir"])
+    out.mkdir(parents=True, exist_ok=True)
+    strategy = make_strategy(cfg["strategy"])
+    replicas = strategy.num_replicas_in_sync
+    per_replica_batch = cfg["batch_size"] * cfg["update_freq"]
+    total_batch = per_replica_batch * replicas
+    steps_per_epoch = cfg["steps_per_epoch"] or num_examples // total_batch
+    if steps_per_epoch < 1:
+        raise ValueError(f"{what} make no batch of {total_batch}")
+    warmup = cfg["warmup_steps"] if cfg["warmup_steps"] > 0 else cfg["warmup_epochs"] * steps_per_epoch
+    (out / "config.json").write_text(json.dumps(cfg, indent=2, sort_keys=True, default=str))
+    return RunPlan(out=out, strategy=strategy,
+                   precision=resolve_precision(cfg["precision"], strategy), replicas=replicas,
+                   per_replica_batch=per_replica_batch, total_batch=total_batch,
+                   steps_per_epoch=steps_per_epoch, total_steps=cfg["epochs"] * steps_per_epoch,
+                   warmup_steps=warmup, lr=scaled_lr(cfg["lr"], total_batch))
+
+
+def build_model_and_optimizer(cfg, plan, build_model, layer_decay):
+    """``build_model()`` and its AdamW under the plan's strategy scope and dtype policy."""
+    keras.utils.set_random_seed(cfg["seed"])
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(plan.precision)
+    try:
+        with plan.strategy.scope():
+            model = build_model()
+            optimizer = make_optimizer(
+                model, lr=plan.lr, total_steps=plan.total_steps, warmup_steps=plan.warmup_steps,
+                min_lr=scaled_lr(cfg["min_lr"], plan.total_batch),
+                warmup_lr=scaled_lr(cfg["warmup_lr"], plan.total_batch),
+                weight_decay=cfg["weight_decay"], betas=tuple(cfg["opt_betas"]),
+                eps=cfg["opt_eps"], layer_decay=layer_decay, clip_grad=cfg["clip_grad"],
+                loss_scale=plan.precision == "mixed_float16")
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+    return model, optimizer
+
+
+def make_trainer(cfg, plan, model, optimizer, **kwargs):
+    """The Trainer of a run: checkpoints and logs under the run folder."""
+    return Trainer(
+        model, optimizer, strategy=plan.strategy, accum_steps=cfg["update_freq"],
+        jit_compile=cfg["jit_compile"], checkpoint_dir=plan.out / "checkpoints",
+        checkpoint_every=cfg["checkpoint_every"], keep_checkpoints=cfg["keep_checkpoints"],
+        log_dir=plan.out / "logs", log_every=cfg["log_every"], progress=cfg["progress"],
+        **kwargs)
