@@ -175,23 +175,29 @@ def finetune_config(args) -> dict:
     return _apply_flags(config, args, FINETUNE_FLAGS)
 
 
-def add_finetune_arguments(p):
+def _add_run_arguments(p, recipe_help, batch_help, list_help):
+    """The flags every training command has: recipe or config, run folder, schedule, data."""
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--recipe", help="a built-in recipe: k400, ssv2, ucf101 (SPEC 10)")
+    src.add_argument("--recipe", help=recipe_help)
     src.add_argument("--config", help="your own config, JSON (or YAML with PyYAML)")
     p.add_argument("--output", help="run directory: checkpoints, logs, final weights")
-    p.add_argument("--init", help="pretrained weights to start from (a pretraining model)")
     p.add_argument("--resume", help="'auto' (latest checkpoint in the run directory) or a path")
     p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int, help="per-replica batch size")
+    p.add_argument("--batch-size", type=int, help=batch_help)
     p.add_argument("--lr", type=float, help="base learning rate (scaled by batch / 256)")
-    p.add_argument("--train-list", help="training annotation list")
-    p.add_argument("--val-list", help="validation annotation list")
+    p.add_argument("--train-list", help=list_help)
     p.add_argument("--data-root", help="folder relative paths in the lists start from")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override any config key, dotted for sections (repeatable)")
     p.add_argument("--print-config", action="store_true",
                    help="print the resolved config and exit without training")
+
+
+def add_finetune_arguments(p):
+    _add_run_arguments(p, "a built-in recipe: k400, ssv2, ucf101 (SPEC 10)",
+                       "per-replica batch size", "training annotation list")
+    p.add_argument("--init", help="pretrained weights to start from (a pretraining model)")
+    p.add_argument("--val-list", help="validation annotation list")
 
 
 def run_finetune(args) -> int:
@@ -382,23 +388,11 @@ PRETRAIN_FLAGS = {
 def add_pretrain_arguments(p):
     from videomae_tf.training.pretrain import PRETRAIN_CONFIGS
 
-    src = p.add_mutually_exclusive_group()
-    src.add_argument("--recipe", help=f"a built-in recipe: {', '.join(PRETRAIN_CONFIGS)} "
-                                      "(default: synthetic)")
-    src.add_argument("--config", help="your own config, JSON (or YAML with PyYAML)")
-    p.add_argument("--output", help="run directory: checkpoints, logs, final weights")
-    p.add_argument("--resume", help="'auto' (latest checkpoint in the run directory) or a path")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int, help="per-replica batch size (views)")
-    p.add_argument("--lr", type=float, help="base learning rate (scaled by batch / 256)")
+    _add_run_arguments(p, f"a built-in recipe: {', '.join(PRETRAIN_CONFIGS)} (default: synthetic)",
+                       "per-replica batch size (views)",
+                       "training annotation list (labels are ignored)")
     p.add_argument("--mask-ratio", type=float, help="encoder tube mask ratio (official 0.9)")
     p.add_argument("--decoder-mask", help="'running_cell' (VideoMAE V2) or 'none' (V1)")
-    p.add_argument("--train-list", help="training annotation list (labels are ignored)")
-    p.add_argument("--data-root", help="folder relative paths in the list start from")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="override any config key, dotted for sections (repeatable)")
-    p.add_argument("--print-config", action="store_true",
-                   help="print the resolved config and exit without training")
 
 
 def pretrain_config(args) -> dict:

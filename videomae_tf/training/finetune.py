@@ -24,11 +24,9 @@ precision ("auto" | "float32" | "mixed_bfloat16" | "mixed_float16"), jit_compile
 progress, steps_per_epoch (default: training views // total batch)
 """
 
-import os
-
 from videomae_tf.models import VideoMAEClassifier, finetune_model, save_weights
 from videomae_tf.training.recipes import FINETUNE_DEFAULTS, merge
-from videomae_tf.training.run import build_model_and_optimizer, make_trainer, plan_run
+from videomae_tf.training.run import build_model_and_optimizer, data_lists, make_trainer, plan_run
 
 
 def resolve_config(config):
@@ -53,24 +51,6 @@ def build_classifier(cfg):
                    img_size=cfg["input_size"], drop_path_rate=cfg["drop_path"],
                    head_drop_rate=cfg["fc_drop_rate"])
     return finetune_model(arch, **options) if arch else VideoMAEClassifier(**options)
-
-
-def _data_lists(cfg):
-    """(train records, val records or None), rendering the synthetic dataset if asked."""
-    from videomae_tf.data import make_synthetic_dataset, read_annotations
-
-    data = cfg["data"]
-    train, val, root = data["train"], data["val"], data["root"]
-    if data["synthetic"] is not None:
-        options = data["synthetic"] if isinstance(data["synthetic"], dict) else {}
-        root = root or os.path.join(cfg["output_dir"], "synthetic")
-        paths = make_synthetic_dataset(root, **options)
-        train, val, root = train or paths["train"], val or paths["val"], paths["root"]
-    if not train:
-        raise ValueError("finetune needs data.train (an annotation list) or data.synthetic")
-    train_records = read_annotations(train, root=root)
-    val_records = read_annotations(val, root=root) if val else None
-    return train_records, val_records
 
 
 def _datasets(cfg, train_records, val_records, per_replica_batch, global_batch):
@@ -113,7 +93,7 @@ def finetune(config):
     epoch run in this call) and the latest checkpoint.
     """
     cfg = resolve_config(config)
-    train_records, val_records = _data_lists(cfg)
+    train_records, val_records = data_lists(cfg, "finetune")
     plan = plan_run(cfg, len(train_records) * cfg["data"]["num_sample"],
                     f"{len(train_records)} training videos")
 

@@ -39,8 +39,14 @@ import tensorflow as tf
 from videomae_tf.models import VideoMAEPretrainer, pretrain_model, save_weights
 from videomae_tf.models.encoder import gather_tokens
 from videomae_tf.models.pretrainer import encoder_masked_weight
-from videomae_tf.training.recipes import PRETRAIN_DEFAULTS, PRETRAIN_RECIPES, get_pretrain_recipe, merge
-from videomae_tf.training.run import build_model_and_optimizer, make_trainer, plan_run
+from videomae_tf.training.recipes import (
+    PRETRAIN_DEFAULTS,
+    PRETRAIN_RECIPES,
+    RUN_DEFAULTS,
+    get_pretrain_recipe,
+    merge,
+)
+from videomae_tf.training.run import build_model_and_optimizer, data_lists, make_trainer, plan_run
 
 # recipes.PRETRAIN_DEFAULTS (official run_mae_pretraining.py values) + the engine's keys.
 PRETRAIN_CONFIG_DEFAULTS = merge(PRETRAIN_DEFAULTS, dict(
@@ -48,17 +54,7 @@ PRETRAIN_CONFIG_DEFAULTS = merge(PRETRAIN_DEFAULTS, dict(
               num_sample=1, decode_short_side=None, backend="auto", num_parallel_calls=None),
     update_freq=1,
     warmup_steps=-1,
-    output_dir=None,
-    resume="auto",
-    checkpoint_every=1000,
-    keep_checkpoints=3,
-    log_every=20,
-    seed=0,
-    strategy="auto",
-    precision="auto",
-    jit_compile=True,
-    progress=True,
-    steps_per_epoch=None,
+    **RUN_DEFAULTS,
 ))
 
 # The embedded synthetic dataset on a 2-core CPU: the encoder of the "synthetic"
@@ -155,24 +151,6 @@ def pretraining_loss_fn(model):
     return loss_fn
 
 
-def _records(cfg):
-    """The training records (labels are not needed), rendering the synthetic dataset if asked."""
-    import os
-
-    from videomae_tf.data import make_synthetic_dataset, read_annotations
-
-    data = cfg["data"]
-    train, root = data["train"], data["root"]
-    if data["synthetic"] is not None:
-        options = data["synthetic"] if isinstance(data["synthetic"], dict) else {}
-        root = root or os.path.join(cfg["output_dir"], "synthetic")
-        paths = make_synthetic_dataset(root, **options)
-        train, root = train or paths["train"], paths["root"]
-    if not train:
-        raise ValueError("pretrain needs data.train (an annotation list) or data.synthetic")
-    return read_annotations(train, root=root)
-
-
 def pretrain_data(cfg, records, global_batch, model):
     """``fn(epoch, input_context)``: that epoch's (seeded) pipeline of masked views for ``model``."""
     from videomae_tf.data.pipeline import pretrain_dataset
@@ -208,7 +186,7 @@ def pretrain(config, callback=None):
     ``callback(step, logs)`` (optional) is called after every optimizer step.
     """
     cfg = resolve_pretrain_config(config)
-    records = _records(cfg)
+    records, _ = data_lists(cfg, "pretrain")
     plan = plan_run(cfg, len(records) * cfg["data"]["num_sample"],
                     f"{len(records)} videos x {cfg['data']['num_sample']} views")
     model, optimizer = build_model_and_optimizer(cfg, plan, lambda: build_pretrainer(cfg), None)

@@ -10,6 +10,21 @@ multiplies lr, min_lr and warmup_lr by total batch / 256, as the official script
 
 import copy
 
+# The engine's keys of every run, fine-tuning or pretraining (documented in finetune.py).
+RUN_DEFAULTS = dict(
+    output_dir=None,
+    resume="auto",
+    checkpoint_every=1000,
+    keep_checkpoints=3,
+    log_every=20,
+    seed=0,
+    strategy="auto",
+    precision="auto",
+    jit_compile=True,
+    progress=True,
+    steps_per_epoch=None,
+)
+
 # run_class_finetuning.py defaults, plus the engine's own keys (documented in finetune.py).
 FINETUNE_DEFAULTS = dict(
     # model
@@ -50,17 +65,7 @@ FINETUNE_DEFAULTS = dict(
     test_num_segment=5,
     test_num_crop=3,
     # run
-    output_dir=None,
-    resume="auto",
-    checkpoint_every=1000,
-    keep_checkpoints=3,
-    log_every=20,
-    seed=0,
-    strategy="auto",
-    precision="auto",
-    jit_compile=True,
-    progress=True,
-    steps_per_epoch=None,
+    **RUN_DEFAULTS,
 )
 
 _K400 = dict(num_classes=400, data=dict(sampler="dense", sampling_rate=4, flip=True),

@@ -2,6 +2,7 @@
 and optimizer under the strategy and precision, and the Trainer with its files."""
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,25 @@ class RunPlan:
                     steps_per_epoch=self.steps_per_epoch, total_batch=self.total_batch,
                     lr=self.lr, precision=self.precision, replicas=self.replicas,
                     checkpoint=result["checkpoint"], history=result["history"])
+
+
+def data_lists(cfg, command):
+    """(train records, val records or None) of ``cfg["data"]``, rendering the synthetic
+    dataset first when ``data.synthetic`` asks for it (under ``output_dir/synthetic``)."""
+    from videomae_tf.data import make_synthetic_dataset, read_annotations
+
+    data = cfg["data"]
+    train, val, root = data["train"], data.get("val"), data["root"]
+    if data["synthetic"] is not None:
+        options = data["synthetic"] if isinstance(data["synthetic"], dict) else {}
+        root = root or os.path.join(cfg["output_dir"], "synthetic")
+        paths = make_synthetic_dataset(root, **options)
+        train, val, root = train or paths["train"], val or paths["val"], paths["root"]
+    if not train:
+        raise ValueError(f"{command} needs data.train (an annotation list) or data.synthetic")
+    train_records = read_annotations(train, root=root)
+    val_records = read_annotations(val, root=root) if val else None
+    return train_records, val_records
 
 
 def plan_run(cfg, num_examples, what):
