@@ -13,7 +13,7 @@ def tiny_pretrain_config(synthetic, output_dir, **overrides):
     config = merge(get_pretrain_config("synthetic"), dict(
         model=TINY_MODEL, num_frames=4, input_size=32, output_dir=str(output_dir),
         data=dict(train=str(synthetic["train"]), root=str(synthetic["root"]), synthetic=None,
-                  sampling_rate=4, num_parallel_calls=2),
+                  sampling_rate=4, num_sample=1, num_parallel_calls=2),
         batch_size=8, steps_per_epoch=6, epochs=6, lr=9.6e-2, warmup_epochs=1,
         progress=False, checkpoint_every=0))
     return merge(config, overrides)
