@@ -7,9 +7,9 @@ masked-autoencoder pretrained encoder and from scratch, with the same small budg
    class (a subset: video n of a class is the same whatever the dataset size) for
    ``--finetune-epochs``, once with ``init=<pretrain>/final.weights.h5`` and once from
    scratch -- same seed, data, schedule and steps -- for every ``--seeds`` value and
-   every base learning rate in ``--lrs`` (each start is compared at its best rate: the
-   pretrained encoder's patch embedding comes out about 25x larger than a fresh one, so
-   the same Adam steps move it relatively less and it wants a larger rate);
+   every base learning rate in ``--lrs`` (each start is compared at its best rate: an
+   encoder pretrained at too high a rate has a patch embedding whose outputs are many
+   times a fresh one's, so the same Adam steps move it relatively less);
 3. report single-view validation top-1 of both (per lr and seed, the mean over seeds)
    and the pretraining loss curve.
 

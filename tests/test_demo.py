@@ -4,8 +4,6 @@ import json
 import re
 from pathlib import Path
 
-import pytest
-
 from videomae_tf.demo import main
 
 TINY = ["--epochs", "1", "--train-per-class", "2", "--val-per-class", "1", "--quiet"]
@@ -21,16 +19,15 @@ def _run(output, capsys, *flags):
     return lines, json.loads((output / "finetune" / "config.json").read_text())
 
 
-def test_demo_smoke(tmp_path, capsys):
-    lines, config = _run(tmp_path, capsys)
+def test_demo_from_scratch(tmp_path, capsys):
+    lines, config = _run(tmp_path, capsys, "--from-scratch")
     for step in range(1, 6):
         assert any(line.startswith(f"== {step}/5") for line in lines)
     assert config["init"] is None and not (tmp_path / "pretrain").exists()
 
 
-@pytest.mark.slow
-def test_demo_with_pretraining(tmp_path, capsys):
-    lines, config = _run(tmp_path, capsys, "--pretrain", "--pretrain-epochs", "1")
+def test_demo_smoke(tmp_path, capsys):
+    lines, config = _run(tmp_path, capsys, "--pretrain-epochs", "1")
     for step in range(1, 7):
         assert any(line.startswith(f"== {step}/6") for line in lines)
     assert Path(config["init"]) == tmp_path / "pretrain" / "final.weights.h5"  # fine-tuned from it
