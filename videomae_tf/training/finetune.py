@@ -25,22 +25,19 @@ progress, steps_per_epoch (default: training views // total batch)
 """
 
 from videomae_tf.models import VideoMAEClassifier, finetune_model, save_weights
-from videomae_tf.training.recipes import FINETUNE_DEFAULTS, merge
-from videomae_tf.training.run import build_model_and_optimizer, data_lists, make_trainer, plan_run
+from videomae_tf.training.recipes import FINETUNE_DEFAULTS
+from videomae_tf.training.run import (
+    build_model_and_optimizer,
+    data_lists,
+    make_trainer,
+    plan_run,
+    resolve_run_config,
+)
 
 
 def resolve_config(config):
     """Defaults + ``config``; unknown keys are an error (they are usually typos)."""
-    unknown = sorted(set(config) - set(FINETUNE_DEFAULTS))
-    unknown += sorted(f"data.{k}" for k in set(config.get("data") or {})
-                      - set(FINETUNE_DEFAULTS["data"]))
-    if unknown:
-        raise KeyError(f"unknown finetune config keys {unknown}; known: {sorted(FINETUNE_DEFAULTS)}"
-                       f" and data.{{{', '.join(sorted(FINETUNE_DEFAULTS['data']))}}}")
-    cfg = merge(FINETUNE_DEFAULTS, config)
-    if not cfg["output_dir"]:
-        raise ValueError("finetune needs output_dir (checkpoints, logs and weights go there)")
-    return cfg
+    return resolve_run_config(config, FINETUNE_DEFAULTS, "finetune")
 
 
 def build_classifier(cfg):

@@ -46,7 +46,13 @@ from videomae_tf.training.recipes import (
     get_pretrain_recipe,
     merge,
 )
-from videomae_tf.training.run import build_model_and_optimizer, data_lists, make_trainer, plan_run
+from videomae_tf.training.run import (
+    build_model_and_optimizer,
+    data_lists,
+    make_trainer,
+    plan_run,
+    resolve_run_config,
+)
 
 # recipes.PRETRAIN_DEFAULTS (official run_mae_pretraining.py values) + the engine's keys.
 PRETRAIN_CONFIG_DEFAULTS = merge(PRETRAIN_DEFAULTS, dict(
@@ -106,16 +112,7 @@ def get_pretrain_config(name):
 
 def resolve_pretrain_config(config):
     """Defaults + ``config``; unknown keys are an error (they are usually typos)."""
-    unknown = sorted(set(config) - set(PRETRAIN_CONFIG_DEFAULTS))
-    unknown += sorted(f"data.{k}" for k in set(config.get("data") or {})
-                      - set(PRETRAIN_CONFIG_DEFAULTS["data"]))
-    if unknown:
-        raise KeyError(f"unknown pretrain config keys {unknown}; known: "
-                       f"{sorted(PRETRAIN_CONFIG_DEFAULTS)} and data.{{"
-                       f"{', '.join(sorted(PRETRAIN_CONFIG_DEFAULTS['data']))}}}")
-    cfg = merge(PRETRAIN_CONFIG_DEFAULTS, config)
-    if not cfg["output_dir"]:
-        raise ValueError("pretrain needs output_dir (checkpoints, logs and weights go there)")
+    cfg = resolve_run_config(config, PRETRAIN_CONFIG_DEFAULTS, "pretrain")
     if cfg["decoder_mask_type"] not in (None, "running_cell", "tube", "random"):
         raise ValueError(f"decoder_mask_type must be None (V1), 'running_cell' (V2), 'tube' "
                          f"or 'random', got {cfg['decoder_mask_type']!r}")

@@ -11,6 +11,7 @@ import keras
 from videomae_tf.training.distribute import make_strategy, resolve_precision
 from videomae_tf.training.engine import Trainer
 from videomae_tf.training.optimizer import make_optimizer, scaled_lr
+from videomae_tf.training.recipes import merge
 
 
 @dataclass
@@ -35,6 +36,20 @@ class RunPlan:
                     steps_per_epoch=self.steps_per_epoch, total_batch=self.total_batch,
                     lr=self.lr, precision=self.precision, replicas=self.replicas,
                     checkpoint=result["checkpoint"], history=result["history"])
+
+
+def resolve_run_config(config, defaults, command):
+    """``defaults`` + ``config`` for ``command`` ("finetune" | "pretrain"); unknown keys
+    (top level and ``data.*``) are an error (they are usually typos), output_dir required."""
+    unknown = sorted(set(config) - set(defaults))
+    unknown += sorted(f"data.{k}" for k in set(config.get("data") or {}) - set(defaults["data"]))
+    if unknown:
+        raise KeyError(f"unknown {command} config keys {unknown}; known: {sorted(defaults)}"
+                       f" and data.{{{', '.join(sorted(defaults['data']))}}}")
+    cfg = merge(defaults, config)
+    if not cfg["output_dir"]:
+        raise ValueError(f"{command} needs output_dir (checkpoints, logs and weights go there)")
+    return cfg
 
 
 def data_lists(cfg, command):
