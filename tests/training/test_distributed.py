@@ -1,4 +1,4 @@
-"""MirroredStrategy on 2 logical CPUs gives the single-device result (dropout off)."""
+"""MirroredStrategy on 2 logical CPUs gives the single-device result (dropout off, float64)."""
 
 import json
 import os
@@ -20,9 +20,9 @@ def test_mirrored_equals_single_device():
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["replicas"] == 2
     assert result["moved"] > 1e-3  # training changed the weights
-    assert result["diff_accumulated"] <= 1e-5
-    assert result["diff_per_worker"] <= 1e-5
+    assert result["diff_accumulated"] <= 1e-10  # float64: round-off only
+    assert result["diff_per_worker"] <= 1e-10
     single, mirrored = result["single_eval"], result["mirrored_eval"]
     assert mirrored["count"] == single["count"] == 21
     assert mirrored["top1"] == pytest.approx(single["top1"])
-    assert mirrored["loss"] == pytest.approx(single["loss"], abs=1e-5)
+    assert mirrored["loss"] == pytest.approx(single["loss"], abs=1e-5)  # losses are float32
