@@ -31,9 +31,12 @@ def float64():
     """Exact comparisons: float32 sums in another order, amplified by Adam, reach ~1e-5."""
     import keras
 
+    policy, floatx = keras.config.dtype_policy(), keras.config.floatx()
     keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")  # another test may have set a global policy
     yield
-    keras.config.set_floatx("float32")
+    keras.config.set_floatx(floatx)
+    keras.config.set_dtype_policy(policy)
 
 
 def test_gradient_accumulation_equals_one_big_batch(float64):
