@@ -30,10 +30,8 @@ from training_helpers import tiny_classifier, tiny_data  # noqa: E402
 
 from videomae_tf.training import Trainer, make_optimizer  # noqa: E402
 
-CLIPS, LABELS = tiny_data(32)
-CLIPS = CLIPS.astype("float64")
-VAL_CLIPS, VAL_LABELS = tiny_data(21, seed=1)
-VAL = tf.data.Dataset.from_tensor_slices((VAL_CLIPS.astype("float64"), VAL_LABELS)).batch(8)  # uneven last batch
+CLIPS, LABELS = tiny_data(32, dtype="float64")
+VAL = tf.data.Dataset.from_tensor_slices(tiny_data(21, seed=1, dtype="float64")).batch(8)  # uneven last batch
 
 
 def global_batches(epoch):

@@ -21,8 +21,7 @@ def _setup(accum_steps=1, **trainer_kwargs):
 
 
 def _dataset(batch=8, n=32, dtype="float32"):
-    clips, labels = tiny_data(n)
-    return tf.data.Dataset.from_tensor_slices((clips.astype(dtype), labels)).batch(
+    return tf.data.Dataset.from_tensor_slices(tiny_data(n, dtype=dtype)).batch(
         batch, drop_remainder=True)
 
 
@@ -32,8 +31,10 @@ def float64():
     import keras
 
     policy, floatx = keras.config.dtype_policy(), keras.config.floatx()
+    # reading keras.config.dtype_policy() (every training run does) pins a global policy,
+    # which then overrides floatx: set both
     keras.config.set_floatx("float64")
-    keras.config.set_dtype_policy("float64")  # another test may have set a global policy
+    keras.config.set_dtype_policy("float64")
     yield
     keras.config.set_floatx(floatx)
     keras.config.set_dtype_policy(policy)

@@ -12,10 +12,10 @@ def tiny_classifier(**overrides):
     return VideoMAEClassifier(**dict(TINY, **overrides))
 
 
-def tiny_data(n=32, seed=0, num_classes=4):
+def tiny_data(n=32, seed=0, num_classes=4, dtype="float32"):
     """Random clips whose label is a function of the clip (so a model can fit it)."""
     rng = np.random.default_rng(seed)
-    clips = rng.normal(size=(n, 4, 32, 32, 3)).astype("float32")
+    clips = rng.normal(size=(n, 4, 32, 32, 3)).astype(dtype)
     labels = (np.arange(n) % num_classes).astype("int32")
     clips[np.arange(n), :, :8, :8, 0] += 2.0 * labels[:, None, None, None]
     return clips, labels
