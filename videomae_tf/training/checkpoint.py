@@ -5,6 +5,11 @@ A ``tf.train.CheckpointManager`` writes ``ckpt-<step>`` files and only then poin
 leaves the previous checkpoint as the latest. Variables are stored under their Keras
 paths (model, including dropout RNG state, and optimizer), not through the object graph,
 so what is saved is exactly the list a reader sees in ``tf.train.list_variables``.
+
+On the TensorFlow backend the checkpoint holds the model's own variables. On other
+backends (JAX) it holds host copies, filled from the model before a save and copied back
+after a restore: the same files, the same names, on every backend.
+
 On multi-worker runs every worker must save (the save is collective); only the chief
 writes into ``directory``, the others into a scratch folder that is removed.
 """
@@ -12,31 +17,30 @@ writes into ``directory``, the others into a scratch folder that is removed.
 import os
 import shutil
 
+import keras
+import numpy as np
 import tensorflow as tf
 
 
-def _by_path(variables, what):
-    table = {}
-    for variable in variables:
-        if variable.path in table:
-            raise RuntimeError(f"two {what} variables share the path {variable.path!r}")
-        table[variable.path] = getattr(variable, "value", variable)
-    return table
+def checkpoint_step(path):
+    """The step a ``.../ckpt-<step>`` path prefix was saved at."""
+    return int(os.fspath(path).rsplit("-", 1)[1])
 
 
 class TrainingCheckpoint:
     """Save and restore the training state of a model + optimizer.
 
-    Create it under the strategy scope, after the optimizer is built.
+    Create it under the strategy (or distribution) scope, after the optimizer is built.
     """
 
     def __init__(self, directory, model, optimizer, *, keep=3, chief=True, worker_id=0):
         self.directory = os.fspath(directory)
         self.chief = chief
         self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="train_step")
+        self._pairs = []  # (Keras variable, the tf.Variable that the checkpoint stores)
         self._checkpoint = tf.train.Checkpoint(
-            model=_by_path(model.variables, "model"),
-            optimizer=_by_path(optimizer.variables, "optimizer"),
+            model=self._stored(model.variables, "model"),
+            optimizer=self._stored(optimizer.variables, "optimizer"),
             step=self.step,
         )
         where = self.directory if chief else os.path.join(self.directory, f".worker{worker_id}")
@@ -44,14 +48,48 @@ class TrainingCheckpoint:
             self._checkpoint, where, max_to_keep=keep, checkpoint_name="ckpt"
         )
 
+    def _stored(self, variables, what):
+        """{path: variable} of what the checkpoint stores for ``variables``."""
+        native = keras.backend.backend() == "tensorflow"
+        table = {}
+        for variable in variables:
+            if variable.path in table:
+                raise RuntimeError(f"two {what} variables share the path {variable.path!r}")
+            if native:
+                table[variable.path] = getattr(variable, "value", variable)
+            else:
+                with tf.device("/cpu:0"):
+                    copy = tf.Variable(np.asarray(keras.ops.convert_to_numpy(variable.value)),
+                                       trainable=False)
+                self._pairs.append((variable, copy))
+                table[variable.path] = copy
+        return table
+
     @property
     def latest(self):
         """Path prefix of the newest complete checkpoint, or None."""
         return tf.train.latest_checkpoint(self.directory)
 
+    def resolve(self, path="auto"):
+        """The checkpoint prefix ``path`` names ('auto': the latest, or None if there is
+        none; a folder: its latest); raises FileNotFoundError for a folder without one."""
+        if path == "auto":
+            return self.latest
+        path = os.fspath(path)
+        if os.path.isdir(path):
+            found = tf.train.latest_checkpoint(path)
+            if found is None:
+                raise FileNotFoundError(f"no checkpoint in {path}")
+            return found
+        if not tf.io.gfile.exists(path + ".index"):
+            raise FileNotFoundError(f"no checkpoint at {path} (expected {path}.index)")
+        return path
+
     def save(self, step):
         """Write a checkpoint for ``step`` (optimizer steps done); returns its path prefix."""
         self.step.assign(step)
+        for keras_variable, copy in self._pairs:
+            copy.assign(keras.ops.convert_to_numpy(keras_variable.value))
         path = self._manager.save(checkpoint_number=step)
         if not self.chief:
             shutil.rmtree(self._manager.directory, ignore_errors=True)
@@ -59,14 +97,10 @@ class TrainingCheckpoint:
 
     def restore(self, path="auto"):
         """Load ``path`` ('auto': the latest, if any); returns the restored step or None."""
-        if path == "auto":
-            path = self.latest
-            if path is None:
-                return None
-        elif os.path.isdir(path):
-            found = tf.train.latest_checkpoint(path)
-            if found is None:
-                raise FileNotFoundError(f"no checkpoint in {path}")
-            path = found
+        path = self.resolve(path)
+        if path is None:
+            return None
         self._checkpoint.restore(path).assert_consumed()
+        for keras_variable, copy in self._pairs:
+            keras_variable.assign(copy.numpy())
         return int(self.step.numpy())

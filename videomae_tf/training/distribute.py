@@ -1,21 +1,40 @@
-"""Which tf.distribute strategy and which precision a run gets, from the environment."""
+"""Where a run's replicas live: the tf.distribute strategy (TensorFlow backend) or the
+``keras.distribution`` (JAX backend), the workers of a cluster, and the precision.
+
+TensorFlow: TPUStrategy when a TPU is found, MultiWorkerMirroredStrategy when TF_CONFIG
+lists several workers, MirroredStrategy for several GPUs, else the default strategy.
+JAX: DataParallel over every device (of every process), or ModelParallel with a
+``model`` mesh axis that splits the large kernels of the transformer blocks.
+"""
 
 import json
 import os
+import signal
 
-import tensorflow as tf
+import keras
 
 STRATEGIES = ("auto", "tpu", "multi_worker", "mirrored", "default")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 
+#: How long a collective op waits for the other workers before failing (seconds): a dead
+#: or stuck peer turns into an error, not a hang. It must outlast the slowest step.
+COLLECTIVE_TIMEOUT = 600
 
-def _workers_in_tf_config():
-    config = json.loads(os.environ.get("TF_CONFIG") or "{}")
-    cluster = config.get("cluster", {})
+
+def cluster_workers(tf_config=None):
+    """The number of processes TF_CONFIG lists (chief + workers; 0 without TF_CONFIG)."""
+    text = os.environ.get("TF_CONFIG") if tf_config is None else tf_config
+    try:
+        config = json.loads(text or "{}")
+    except json.JSONDecodeError as e:
+        raise ValueError(f"TF_CONFIG is not valid JSON: {e}") from None
+    cluster = config.get("cluster", {}) if isinstance(config, dict) else {}
     return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
 
 
 def _find_tpu():
+    import tensorflow as tf
+
     try:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
         resolver.master()  # raises when there is none
@@ -24,12 +43,30 @@ def _find_tpu():
         return None
 
 
-def make_strategy(kind="auto"):
-    """A strategy: TPU if one is found, MultiWorkerMirrored when TF_CONFIG lists several
-    workers, Mirrored for several GPUs, the default strategy otherwise.
+def exit_on_signals():
+    """Let SIGTERM and SIGINT end the process at once.
+
+    A multi-worker runtime catches SIGTERM itself (preemption handling), and a main
+    thread blocked in a collective never reaches Python's handlers, so a stuck worker
+    would outlive ``timeout`` and Ctrl-C. Called once the cluster is up.
+    """
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        try:
+            signal.signal(signum, signal.SIG_DFL)
+        except ValueError:  # not the main thread: leave the handlers alone
+            return
+
+
+def make_strategy(kind="auto", collective_timeout=COLLECTIVE_TIMEOUT):
+    """A tf.distribute strategy: TPU if one is found, MultiWorkerMirrored when TF_CONFIG
+    lists several workers, Mirrored for several GPUs, the default strategy otherwise.
 
     ``kind`` forces one of ``STRATEGIES``. Call this before TensorFlow touches a device.
+    A multi-worker strategy waits for every worker in TF_CONFIG to start; its collectives
+    fail after ``collective_timeout`` seconds instead of waiting for ever.
     """
+    import tensorflow as tf
+
     if kind not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {kind!r}")
     if kind in ("auto", "tpu"):
@@ -40,16 +77,77 @@ def make_strategy(kind="auto"):
             return tf.distribute.TPUStrategy(resolver)
         if kind == "tpu":
             raise RuntimeError("strategy 'tpu' asked for, but TPUClusterResolver finds no TPU")
-    if kind == "multi_worker" or (kind == "auto" and _workers_in_tf_config() > 1):
-        return tf.distribute.MultiWorkerMirroredStrategy()
+    if kind == "multi_worker" or (kind == "auto" and cluster_workers() > 1):
+        options = tf.distribute.experimental.CommunicationOptions(
+            timeout_seconds=collective_timeout)
+        strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+        exit_on_signals()
+        return strategy
     gpus = tf.config.list_logical_devices("GPU")
     if kind == "mirrored" or (kind == "auto" and len(gpus) > 1):
         return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
 
 
+def make_distribution(kind="auto", model_parallel=1):
+    """The ``keras.distribution`` of a JAX run, or None for one device.
+
+    ``kind``: 'auto' or 'default' (DataParallel over all devices when there are several;
+    'default' forces one device), 'multi_worker' (first join the processes of a
+    multi-host JAX job: ``keras.distribution.initialize``, which reads the job from the
+    environment or the TPU pod), 'tpu' (like 'auto'). ``model_parallel`` > 1: a
+    (batch, model) device mesh whose model axis splits the blocks' large kernels
+    (``vit_layout_map``), for models that do not fit one chip.
+    """
+    if kind not in STRATEGIES or kind == "mirrored":
+        raise ValueError(f"on the JAX backend strategy must be one of auto, tpu, multi_worker, "
+                         f"default; got {kind!r}")
+    if kind == "multi_worker":
+        keras.distribution.initialize()
+    devices = keras.distribution.list_devices()
+    model_parallel = int(model_parallel or 1)
+    if model_parallel < 1 or len(devices) % model_parallel:
+        raise ValueError(f"model_parallel={model_parallel} must divide the {len(devices)} devices")
+    if model_parallel > 1:
+        mesh = keras.distribution.DeviceMesh(
+            (len(devices) // model_parallel, model_parallel), ["batch", "model"], devices)
+        return keras.distribution.ModelParallel(layout_map=vit_layout_map(mesh),
+                                                batch_dim_name="batch")
+    if kind == "default" or len(devices) == 1:
+        return None
+    return keras.distribution.DataParallel(devices=devices)
+
+
+def vit_layout_map(mesh):
+    """Megatron-style split of the transformer blocks over the mesh's ``model`` axis:
+    qkv and fc1 by output columns, proj and fc2 by input rows (one all-reduce per
+    attention and per MLP); everything else replicated."""
+    layout_map = keras.distribution.LayoutMap(mesh)
+    layout_map[r".*/attn/qkv/kernel"] = (None, "model")
+    layout_map[r".*/attn/proj/kernel"] = ("model", None)
+    layout_map[r".*/mlp/fc1/kernel"] = (None, "model")
+    layout_map[r".*/mlp/fc1/bias"] = ("model",)
+    layout_map[r".*/mlp/fc2/kernel"] = ("model", None)
+    return layout_map
+
+
+def distribution_replicas(distribution):
+    """How many ways a JAX distribution splits the batch (1 without one)."""
+    if distribution is None:
+        return 1
+    mesh = distribution.device_mesh
+    return mesh.shape[mesh.axis_names.index(distribution.batch_dim_name)]
+
+
 def device_kind(strategy):
-    """'tpu', 'gpu' or 'cpu': what the strategy's replicas run on."""
+    """'tpu', 'gpu' or 'cpu': what the replicas run on (a tf.distribute strategy on
+    TensorFlow; on JAX the strategy argument is ignored and JAX's devices decide)."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return {"tpu": "tpu", "gpu": "gpu"}.get(jax.devices()[0].platform, "cpu")
+    import tensorflow as tf
+
     if isinstance(strategy, tf.distribute.TPUStrategy):
         return "tpu"
     devices = getattr(strategy.extended, "worker_devices", None) or ()
@@ -60,21 +158,45 @@ def device_kind(strategy):
     return "cpu"
 
 
-def resolve_precision(precision, strategy):
-    """'auto' -> mixed_bfloat16 on TPU, mixed_float16 on GPU, float32 on CPU."""
+def resolve_precision(precision, strategy=None):
+    """'auto' -> mixed_bfloat16 on TPU, mixed_float16 on GPU (JAX: mixed_bfloat16: it has
+    no loss scaling here), float32 on CPU."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    jax = keras.backend.backend() == "jax"
+    if jax and precision == "mixed_float16":
+        raise ValueError("precision mixed_float16 needs loss scaling, which the JAX path "
+                         "does not do; use mixed_bfloat16")
     if precision != "auto":
         return precision
-    return {"tpu": "mixed_bfloat16", "gpu": "mixed_float16"}.get(device_kind(strategy), "float32")
+    gpu = "mixed_bfloat16" if jax else "mixed_float16"
+    return {"tpu": "mixed_bfloat16", "gpu": gpu}.get(device_kind(strategy), "float32")
+
+
+def _cluster_position(strategy):
+    """(index, count) of this worker among the strategy's workers, chief first."""
+    import tensorflow as tf
+
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or resolver is None:
+        return 0, 1
+    cluster = resolver.cluster_spec().as_dict()
+    chiefs, workers = len(cluster.get("chief", [])), len(cluster.get("worker", []))
+    if resolver.task_type in (None, "chief"):
+        return 0, max(chiefs + workers, 1)
+    return chiefs + int(resolver.task_id or 0), chiefs + workers
+
+
+def worker_index(strategy):
+    """This worker's place in the cluster, 0 for the chief (always 0 outside multi-worker)."""
+    return _cluster_position(strategy)[0]
+
+
+def worker_count(strategy):
+    """How many worker processes the strategy spans (1 outside multi-worker)."""
+    return _cluster_position(strategy)[1]
 
 
 def is_chief(strategy):
     """True on the worker that writes checkpoints and logs (always, outside multi-worker)."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or resolver is None:
-        return True
-    task_type, task_id = resolver.task_type, resolver.task_id
-    return task_type in (None, "chief") or (
-        task_type == "worker" and task_id == 0 and "chief" not in resolver.cluster_spec().as_dict()
-    )
+    return worker_index(strategy) == 0

@@ -1,16 +1,15 @@
-"""The training loop: one compiled step around ``strategy.run``, the same on CPU, GPUs,
-several workers and TPU (Keras ``fit`` fails under MultiWorkerMirroredStrategy,
-keras-team/keras#20585).
-
-One optimizer step takes one global batch from the distributed dataset. Each replica
-splits its share into ``accum_steps`` micro-batches and sums their gradients (XLA
-compiled), the replicas' gradients are summed (``all_reduce``), and the optimizer applies
-them (clipping first, inside the optimizer). Losses are per example, summed and divided
-by the GLOBAL batch, so the sum over replicas and micro-batches is the batch mean.
+"""The training loop, the same on every engine: epochs, resuming, checkpoints, logs,
+progress. The step beneath it is per backend: ``steps_tf`` (one compiled step around
+``strategy.run``: one device, Mirrored, MultiWorkerMirrored from TF_CONFIG, TPUStrategy)
+and ``steps_jax`` (``jax.jit`` under a ``keras.distribution``: DataParallel,
+ModelParallel, multi-host).
 
 Resuming: a checkpoint holds the step; epoch ``e`` reads ``train_data(e)`` (a function
 of the epoch, or the same dataset every epoch) and skips the batches already consumed, so
 a deterministic dataset gives a resumed run the same data order as an uninterrupted one.
+With several workers the chief's checkpoint decides: the workers compare their plans and
+the step each finds, then all take the chief's step and the chief's weights (broadcast),
+or all stop with one clear error.
 """
 
 import math
@@ -19,61 +18,71 @@ import time
 import keras
 import tensorflow as tf
 
-from videomae_tf.training.checkpoint import TrainingCheckpoint
-from videomae_tf.training.distribute import is_chief
+from videomae_tf.training.checkpoint import TrainingCheckpoint, checkpoint_step
 from videomae_tf.training.logs import RunLog
-from videomae_tf.training.losses import classification_loss, soft_target_cross_entropy
-from videomae_tf.training.losses import label_smoothing_cross_entropy
+from videomae_tf.training.losses import classification_loss
 
 
 class NonFiniteLossError(FloatingPointError):
     """The loss became NaN or infinite; the run stopped without saving that state."""
 
 
-def _hard_labels(labels):
-    return tf.argmax(labels, axis=-1) if len(labels.shape) == 2 else labels
+class WorkerLostError(RuntimeError):
+    """A multi-worker run lost a worker (it died, hung or was cut off); the others stop."""
 
 
-def _top_k_hits(labels, logits, k):
-    """How many examples have their label among the k largest logits."""
-    k = min(k, logits.shape[-1])
-    labels = tf.cast(_hard_labels(labels), tf.int32)
-    return tf.reduce_sum(tf.cast(tf.math.in_top_k(labels, tf.cast(logits, tf.float32), k), tf.float32))
+# What a collective raises when a peer is gone (TF's health check aborts it, or it times out).
+_PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
+                tf.errors.CancelledError, tf.errors.AbortedError)
 
 
-def _split_batch(batch):
-    """(model inputs, loss targets): a (clip, label) batch, or a dict batch (the
-    pretraining pipeline's) that is both the model's input and the loss's target."""
-    if isinstance(batch, dict):
-        return batch, batch
-    if not isinstance(batch, (tuple, list)) or len(batch) < 2:
-        raise ValueError("training data must yield (clip, label) batches or dicts")
-    return batch[0], batch[1]
+class WorkerDisagreementError(RuntimeError):
+    """The workers of a multi-worker run do not describe the same run or checkpoint."""
 
 
-def _batch_size(inputs):
-    return tf.nest.flatten(inputs)[0].shape[0]
+#: What a worker reports when it has no checkpoint, or could not read the one asked for.
+_NO_CHECKPOINT, _UNREADABLE = -1, -2
+
+
+def make_steps(model, optimizer, loss_fn, *, strategy=None, distribution=None, accum_steps=1,
+               jit_compile=True):
+    """The train/eval steps of the current Keras backend (TensorFlow or JAX)."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        from videomae_tf.training.steps_tf import TensorFlowSteps
+
+        return TensorFlowSteps(model, optimizer, loss_fn, strategy=strategy,
+                               accum_steps=accum_steps, jit_compile=jit_compile)
+    if backend == "jax":
+        from videomae_tf.training.steps_jax import JaxSteps
+
+        return JaxSteps(model, optimizer, loss_fn, distribution=distribution,
+                        accum_steps=accum_steps)
+    raise RuntimeError(f"training runs on the tensorflow and jax backends, not {backend!r} "
+                       "(KERAS_BACKEND); the torch backend runs inference only")
 
 
 class Trainer:
     """Fits a classifier (or, on dict batches with a matching ``loss_fn``, a masked
-    autoencoder: ``videomae_tf.training.pretrain``) with a custom distributed loop,
-    checkpoints and logs.
+    autoencoder: ``videomae_tf.training.pretrain``) with a distributed loop, checkpoints
+    and logs, on the TensorFlow or the JAX backend.
 
-    Build the model and optimizer under ``strategy.scope()`` first (``finetune`` does).
+    Build the model and optimizer under the strategy's (or distribution's) scope first
+    (``finetune`` does).
 
     Args:
         model: a Keras model mapping clips to logits.
-        optimizer: built on ``model.trainable_variables``; ``LayerDecayAdamW`` (or a
-            ``LossScaleOptimizer`` around it) when there are several replicas, because
-            this loop sums gradients over replicas itself.
-        strategy: the ``tf.distribute`` strategy (default: the current one).
+        optimizer: built on ``model.trainable_variables``; ``LayerDecayAdamW`` (or, on
+            TensorFlow, a ``LossScaleOptimizer`` around it) when there are several
+            replicas, because this loop sums gradients over replicas itself.
+        strategy: TensorFlow: the ``tf.distribute`` strategy (default: the current one).
+        distribution: JAX: the ``keras.distribution`` (None: one device).
         label_smoothing: for integer labels (soft (B, C) labels use soft-target CE).
         loss_fn: ``(labels, logits) -> per-example loss``, replacing the default. With dict
             batches (pretraining) it is ``(batch, model(batch)) -> per-example loss`` and
             no top-1 is computed.
-        accum_steps: micro-batches per replica batch (gradient accumulation).
-        jit_compile: XLA-compile the forward/backward pass.
+        accum_steps: micro-batches per step (gradient accumulation).
+        jit_compile: TensorFlow: XLA-compile the forward/backward pass (JAX always does).
         checkpoint_dir: where ``ckpt-<step>`` files go (None: no checkpoints).
         checkpoint_every: also save every N optimizer steps (0: at epoch ends only).
         keep_checkpoints: how many to keep.
@@ -81,166 +90,106 @@ class Trainer:
         progress: show a progress bar per epoch.
     """
 
-    def __init__(self, model, optimizer, *, strategy=None, label_smoothing=0.0, loss_fn=None,
-                 accum_steps=1, jit_compile=True, checkpoint_dir=None, checkpoint_every=0,
-                 keep_checkpoints=3, log_dir=None, log_every=10, progress=True):
-        if keras.backend.backend() != "tensorflow":
-            raise RuntimeError("the Trainer needs the TensorFlow backend (KERAS_BACKEND=tensorflow)")
+    def __init__(self, model, optimizer, *, strategy=None, distribution=None,
+                 label_smoothing=0.0, loss_fn=None, accum_steps=1, jit_compile=True,
+                 checkpoint_dir=None, checkpoint_every=0, keep_checkpoints=3, log_dir=None,
+                 log_every=10, progress=True):
         self.model = model
         self.optimizer = optimizer
-        self.strategy = strategy or tf.distribute.get_strategy()
-        self.replicas = self.strategy.num_replicas_in_sync
-        self.loss_scaling = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
-        self._inner = optimizer.inner_optimizer if self.loss_scaling else optimizer
-        if self.replicas > 1 and getattr(self._inner, "reduce_gradients", True):
-            raise TypeError(
-                "with several replicas the Trainer sums gradients itself; use LayerDecayAdamW "
-                "(reduce_gradients=False), so that they are not summed twice"
-            )
-        self.loss_fn = loss_fn or (lambda y, logits: classification_loss(y, logits, label_smoothing))
-        self.accum_steps = int(accum_steps)
+        loss_fn = loss_fn or (lambda y, logits: classification_loss(y, logits, label_smoothing))
+        self.steps = make_steps(model, optimizer, loss_fn, strategy=strategy,
+                                distribution=distribution, accum_steps=accum_steps,
+                                jit_compile=jit_compile)
+        self.strategy = getattr(self.steps, "strategy", None)
+        self.replicas = self.steps.replicas
+        self.workers = self.steps.workers
+        self.chief = self.steps.chief
         self.checkpoint_every = int(checkpoint_every or 0)
         self.log_every = int(log_every)
         self.progress = progress
-        self.chief = is_chief(self.strategy)
         self.log = RunLog(log_dir if self.chief else None)
         self.checkpoint = None
         if checkpoint_dir is not None:
-            worker = getattr(getattr(self.strategy, "cluster_resolver", None), "task_id", 0) or 0
-            with self.strategy.scope():
+            with self.steps.scope():
                 self.checkpoint = TrainingCheckpoint(
                     checkpoint_dir, model, optimizer, keep=keep_checkpoints,
-                    chief=self.chief, worker_id=worker,
+                    chief=self.chief, worker_id=self.steps.worker_index,
                 )
         self.step = 0
-        self._gradients = tf.function(self._local_gradients, jit_compile=jit_compile)
-        self._forward = tf.function(lambda clips: model(clips, training=False), jit_compile=jit_compile)
-        self._train_step = tf.function(self._distributed_train_step)
-        self._eval_step = tf.function(self._distributed_eval_step)
-
-    # ----- one step ---------------------------------------------------------------
-    def _local_gradients(self, clips, labels, global_batch):
-        """Gradients of sum(loss) / global_batch over this replica's batch, in micro-batches.
-
-        Returns (grads, loss sum, top-1 hits) of the replica's examples.
-        """
-        variables = self.model.trainable_variables
-        n = self.accum_steps
-
-        def micro_step(clips, labels):
-            with tf.GradientTape() as tape:
-                logits = self.model(clips, training=True)
-                per_example = self.loss_fn(labels, logits)
-                loss = tf.reduce_sum(per_example) / global_batch
-                if self.loss_scaling:
-                    loss = self.optimizer.scale_loss(loss)
-            grads = tape.gradient(loss, variables)
-            grads = [tf.zeros(v.shape, v.dtype) if g is None else g for g, v in zip(grads, variables)]
-            hits = tf.constant(0.0) if isinstance(labels, dict) else _top_k_hits(labels, logits, 1)
-            return grads, tf.reduce_sum(per_example), hits
-
-        if n == 1:
-            return micro_step(clips, labels)
-        batch = _batch_size(clips)
-        if batch is None or batch % n:
-            raise ValueError(
-                f"accum_steps={n} must divide the per-replica batch ({batch}); use "
-                f"drop_remainder=True and a global batch divisible by {n} x {self.replicas}"
-            )
-        def split(x):
-            return tf.reshape(x, [n, batch // n] + x.shape[1:].as_list())
-
-        clips = tf.nest.map_structure(split, clips)
-        labels = tf.nest.map_structure(split, labels)
-
-        def body(i, grads, loss_sum, hits):
-            g, l, h = micro_step(tf.nest.map_structure(lambda x: x[i], clips),
-                                 tf.nest.map_structure(lambda x: x[i], labels))
-            return i + 1, [a + b for a, b in zip(grads, g)], loss_sum + l, hits + h
-
-        start = (0, [tf.zeros(v.shape, v.dtype) for v in variables], 0.0, 0.0)
-        _, grads, loss_sum, hits = tf.while_loop(
-            lambda i, *_: i < n, body, start, parallel_iterations=1
-        )
-        return grads, loss_sum, hits
-
-    def _replica_train_step(self, clips, labels):
-        context = tf.distribute.get_replica_context()
-        local_batch = tf.shape(tf.nest.flatten(clips)[0])[0]
-        global_batch = tf.cast(local_batch * self.replicas, tf.float32)
-        grads, loss_sum, hits = self._gradients(clips, labels, global_batch)
-        if self.replicas > 1:
-            grads = context.all_reduce(tf.distribute.ReduceOp.SUM, grads)
-            loss_sum, hits = context.all_reduce(tf.distribute.ReduceOp.SUM, [loss_sum, hits])
-        grad_norm = tf.linalg.global_norm(grads)
-        if self.loss_scaling:
-            grad_norm = grad_norm / tf.cast(self.optimizer.dynamic_scale, grad_norm.dtype)
-        lr = tf.cast(self._inner.learning_rate, tf.float32)
-        self.optimizer.apply(grads, self.model.trainable_variables)
-        logs = dict(loss=loss_sum / global_batch, top1=hits / global_batch,
-                    grad_norm=grad_norm, lr=lr)
-        if isinstance(labels, dict):  # no classes, no top-1
-            del logs["top1"]
-        return logs
-
-    def _distributed_train_step(self, iterator):
-        clips, labels = _split_batch(next(iterator))
-        out = self.strategy.run(self._replica_train_step, args=(clips, labels))
-        # every replica holds the same (all-reduced) values
-        return {k: self.strategy.experimental_local_results(v)[0] for k, v in out.items()}
-
-    def _replica_eval_step(self, clips, labels):
-        logits = tf.cast(self._forward(clips), tf.float32)
-        if len(labels.shape) == 2:
-            per_example = soft_target_cross_entropy(labels, logits)
-        else:
-            per_example = label_smoothing_cross_entropy(labels, logits, 0.0)
-        count = tf.cast(tf.shape(clips)[0], tf.float32)
-        return (tf.reduce_sum(per_example), _top_k_hits(labels, logits, 1),
-                _top_k_hits(labels, logits, 5), count)
-
-    def _distributed_eval_step(self, clips, labels):
-        out = self.strategy.run(self._replica_eval_step, args=(clips, labels))
-        return [self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for v in out]
+        self.resumed_from = None
 
     # ----- loops --------------------------------------------------------------------
     def evaluate(self, data):
         """Single-view loss / top-1 / top-5 (fractions) over a dataset of (clip, label) batches."""
-        totals = [0.0, 0.0, 0.0, 0.0]
-        for batch in self.strategy.experimental_distribute_dataset(data):
-            clips, labels = _split_batch(batch)
-            totals = [t + float(v) for t, v in zip(totals, self._eval_step(clips, labels))]
-        loss, top1, top5, count = totals
+        loss, top1, top5, count = self.steps.eval_sums(data)
         if count == 0:
             raise ValueError("the evaluation data is empty")
         return dict(loss=loss / count, top1=top1 / count, top5=top5 / count, count=int(count))
 
-    def restore(self, resume="auto"):
-        """Load a checkpoint ('auto': the latest, if any; or a path); returns the step."""
-        if not resume:
-            return self.step
-        if self.checkpoint is None:
-            if resume == "auto":
-                return self.step
-            raise ValueError("resuming from a path needs a Trainer with a checkpoint_dir")
-        restored = self.checkpoint.restore(resume)
-        if restored is not None:
-            self.step = restored
+    def restore(self, resume="auto", plan=()):
+        """Load a checkpoint ('auto': the latest, if any; or a path); returns the step.
+
+        With several workers every worker must call it (it is collective): ``plan``
+        (numbers every worker must agree on: steps per epoch, epochs...) is compared, the
+        chief's checkpoint is restored and its weights are broadcast to all workers.
+        """
+        if self.workers > 1:
+            return self._restore_together(resume, plan)
+        path = self._checkpoint_to_restore(resume)
+        if path is not None:
+            self.step = self.checkpoint.restore(path)
+            self.resumed_from = path
         return self.step
 
-    def _distribute(self, data_for, epoch, done, data_per_worker):
-        """The distributed dataset of ``epoch``, with its first ``done`` steps skipped."""
-        if not data_per_worker:
-            dataset = data_for(epoch)
-            return self.strategy.experimental_distribute_dataset(
-                dataset.skip(done) if done else dataset)
+    def _checkpoint_to_restore(self, resume):
+        """The checkpoint prefix that ``resume`` names here, or None."""
+        if not resume:
+            return None
+        if self.checkpoint is None:
+            if resume == "auto":
+                return None
+            raise ValueError("resuming from a path needs a Trainer with a checkpoint_dir")
+        return self.checkpoint.resolve(resume)
 
-        def per_worker(context):
-            dataset = data_for(epoch, context)
-            batches_per_step = self.replicas // context.num_input_pipelines
-            return dataset.skip(done * batches_per_step) if done else dataset
-
-        return self.strategy.distribute_datasets_from_function(per_worker)
+    def _restore_together(self, resume, plan):
+        """Every worker reports its plan and the checkpoint step it finds; all then take
+        the chief's step and weights, or all raise the same error."""
+        error, path = None, None
+        if self.chief or resume == "auto":  # an explicit path names the chief's file
+            try:
+                path = self._checkpoint_to_restore(resume)
+            except (OSError, ValueError) as e:
+                error = e
+        mine = _UNREADABLE if error else (checkpoint_step(path) if path else _NO_CHECKPOINT)
+        table = self.steps.gather_from_workers([mine, *plan])
+        if error is not None:
+            raise error
+        chief_step = int(table[0, 0])
+        for worker, row in enumerate(table):
+            if row[0] == _UNREADABLE:
+                raise WorkerDisagreementError(
+                    f"worker {worker} could not read the checkpoint to resume from "
+                    f"({resume}); its own log says why. No worker started.")
+            if any(row[1:] != table[0, 1:]):
+                raise WorkerDisagreementError(
+                    f"worker {worker} plans {[int(v) for v in row[1:]]} (steps per epoch, "
+                    f"epochs, replicas, variables) but the chief plans "
+                    f"{[int(v) for v in table[0, 1:]]}: give every worker the same config")
+            if row[0] not in (_NO_CHECKPOINT, chief_step):
+                chief_has = f"step {chief_step}" if chief_step >= 0 else "none"
+                raise WorkerDisagreementError(
+                    f"worker {worker} finds a checkpoint at step {int(row[0])} in "
+                    f"{self.checkpoint.directory}, the chief finds {chief_has}: the chief's "
+                    f"checkpoints decide; remove the stale ones or give every worker the "
+                    f"chief's output folder")
+        if chief_step >= 0 and self.chief:
+            self.checkpoint.restore(path)
+        # one set of weights everywhere, also when a worker loaded its own --init file
+        self.steps.broadcast_from_chief(self.model.variables + self.optimizer.variables)
+        if chief_step >= 0:
+            self.step = chief_step
+            self.resumed_from = path if self.chief else f"the chief's checkpoint ckpt-{chief_step}"
+        return self.step
 
     def fit(self, train_data, *, epochs, steps_per_epoch=None, val_data=None, resume="auto",
             eval_every=1, callback=None, data_per_worker=False):
@@ -268,18 +217,40 @@ class Trainer:
             steps_per_epoch = int(data_for(0).cardinality())
             if steps_per_epoch <= 0:
                 raise ValueError("the training data has no known length: pass steps_per_epoch")
-        self.restore(resume)
+        plan = (steps_per_epoch, epochs, self.replicas,
+                len(self.model.variables) + len(self.optimizer.variables))
+        try:
+            self.restore(resume, plan)
+            if self.resumed_from is not None:
+                print(f"resumed from {self.resumed_from} at step {self.step}", flush=True)
+            history = self._fit_epochs(data_for, epochs, steps_per_epoch, val_data, eval_every,
+                                       callback, data_per_worker)
+        except _PEER_ERRORS as e:
+            if self.workers == 1:
+                raise
+            latest = self.checkpoint.latest if self.checkpoint else None
+            raise WorkerLostError(
+                f"worker {self.steps.worker_index}: another worker stopped answering near step "
+                f"{self.step + 1} ({str(e.message).strip().splitlines()[0][:160]}); restart every "
+                f"worker with resume 'auto' to continue from "
+                f"{latest or 'the last checkpoint'}") from None
+        return dict(step=self.step, history=history,
+                    checkpoint=self.checkpoint.latest if self.checkpoint else None)
+
+    def _fit_epochs(self, data_for, epochs, steps_per_epoch, val_data, eval_every, callback,
+                    data_per_worker):
+        """The epochs of ``fit`` from ``self.step`` on; returns their history rows."""
         history = []
         for epoch in range(self.step // steps_per_epoch, epochs):
             started = time.time()
             done = self.step - epoch * steps_per_epoch
-            iterator = iter(self._distribute(data_for, epoch, done, data_per_worker))
+            iterator = self.steps.distribute(data_for, epoch, done, data_per_worker)
             bar = keras.utils.Progbar(steps_per_epoch, stateful_metrics=["lr"]) if self.progress else None
             sums = {}
             for batch_index in range(done, steps_per_epoch):
                 try:
-                    logs = {k: float(v) for k, v in self._train_step(iterator).items()}
-                except tf.errors.OutOfRangeError:
+                    logs = self.steps.train_step(iterator)
+                except (StopIteration, tf.errors.OutOfRangeError):
                     raise ValueError(
                         f"the training data of epoch {epoch} ended after {batch_index} batches; "
                         f"steps_per_epoch is {steps_per_epoch}"
@@ -310,14 +281,13 @@ class Trainer:
             self.log.row(row)
             self.log.flush()
             history.append(row)
-        return dict(step=self.step, history=history,
-                    checkpoint=self.checkpoint.latest if self.checkpoint else None)
+        return history
 
     def _stop_on_nonfinite(self, loss):
         failed_step = self.step + 1
         latest = self.checkpoint.latest if self.checkpoint else None
-        if latest is not None:
-            self.restore(latest)
+        if latest is not None or self.workers > 1:  # collective: every worker rolls back
+            self.restore("auto")
         self.log.flush()
         raise NonFiniteLossError(
             f"loss is {loss} at step {failed_step}; stopped. "

@@ -34,7 +34,7 @@ the encoder moves over by name (any frame count or resolution; the position tabl
 rebuilt).
 """
 
-import tensorflow as tf
+from keras import ops
 
 from videomae_tf.models import VideoMAEPretrainer, pretrain_model, save_weights
 from videomae_tf.models.encoder import gather_tokens
@@ -144,11 +144,12 @@ def pretraining_loss_fn(model):
 
     def loss_fn(batch, predictions):
         target = gather_tokens(model.target(batch["pixel_values"]), batch["reconstruct_index"])
-        weight = encoder_masked_weight(batch["visible_index"], batch["reconstruct_index"], num_tokens)
-        per_token = tf.reduce_mean(tf.square(tf.cast(predictions, tf.float32) - target), axis=-1)
-        per_example = tf.reduce_sum(per_token * weight, axis=1)
-        size = tf.cast(tf.shape(per_example)[0], tf.float32)
-        return per_example * size / tf.maximum(tf.reduce_sum(weight), 1.0)
+        weight = ops.cast(encoder_masked_weight(batch["visible_index"], batch["reconstruct_index"],
+                                                num_tokens), "float32")
+        per_token = ops.mean(ops.square(ops.cast(predictions, "float32") - target), axis=-1)
+        per_example = ops.sum(per_token * weight, axis=1)
+        size = ops.cast(ops.shape(per_example)[0], "float32")
+        return per_example * size / ops.maximum(ops.sum(weight), 1.0)
 
     return loss_fn
 

@@ -1,6 +1,7 @@
 """What fine-tuning and pretraining runs share: the step arithmetic, building the model
 and optimizer under the strategy and precision, and the Trainer with its files."""
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass
@@ -8,7 +9,14 @@ from pathlib import Path
 
 import keras
 
-from videomae_tf.training.distribute import make_strategy, resolve_precision
+from videomae_tf.training.distribute import (
+    distribution_replicas,
+    make_distribution,
+    make_strategy,
+    resolve_precision,
+    worker_count,
+    worker_index,
+)
 from videomae_tf.training.engine import Trainer
 from videomae_tf.training.optimizer import make_optimizer, scaled_lr
 from videomae_tf.training.recipes import merge
@@ -16,12 +24,18 @@ from videomae_tf.training.recipes import merge
 
 @dataclass
 class RunPlan:
-    """Strategy, precision and batch/step counts of one run, from its config."""
+    """Where a run's replicas live, its precision and its batch/step counts, from its config.
+
+    TensorFlow runs have a ``strategy``; JAX runs a ``distribution`` (None: one device).
+    """
 
     out: Path
     strategy: object
+    distribution: object
     precision: str
     replicas: int
+    workers: int
+    worker_index: int
     per_replica_batch: int
     total_batch: int
     steps_per_epoch: int
@@ -29,13 +43,38 @@ class RunPlan:
     warmup_steps: int
     lr: float
 
+    def scope(self):
+        """The scope variables are created in (strategy or distribution, else none)."""
+        if self.strategy is not None:
+            return self.strategy.scope()
+        if self.distribution is not None:
+            return self.distribution.scope()
+        return contextlib.nullcontext()
+
+    @property
+    def chief(self):
+        """True on the worker that writes weights, logs and checkpoints."""
+        return self.worker_index == 0
+
+    def describe(self):
+        """One line: backend, replicas and workers, the batch arithmetic, the steps."""
+        where = f"{self.replicas} replica{'s' * (self.replicas != 1)}"
+        if self.workers > 1:
+            where += f" on {self.workers} workers (this is worker {self.worker_index}{', the chief' * self.chief})"
+        return (f"{keras.backend.backend()}: {where}; global batch {self.total_batch} "
+                f"({self.per_replica_batch} per replica); {self.steps_per_epoch} steps per epoch, "
+                f"{self.total_steps} in all; precision {self.precision}")
+
     def summary(self, cfg, result):
-        """The summary keys every run returns."""
-        return dict(output_dir=str(self.out), weights=str(self.out / "final.weights.h5"),
-                    step=result["step"], epochs=cfg["epochs"],
+        """The summary keys every run returns. Only the chief writes the final weights:
+        on the other workers ``weights`` is None."""
+        return dict(output_dir=str(self.out),
+                    weights=str(self.out / "final.weights.h5") if self.chief else None,
+                    chief=self.chief, step=result["step"], epochs=cfg["epochs"],
                     steps_per_epoch=self.steps_per_epoch, total_batch=self.total_batch,
                     lr=self.lr, precision=self.precision, replicas=self.replicas,
-                    checkpoint=result["checkpoint"], history=result["history"])
+                    workers=self.workers, checkpoint=result["checkpoint"] if self.chief else None,
+                    history=result["history"])
 
 
 def resolve_run_config(config, defaults, command):
@@ -71,27 +110,51 @@ def data_lists(cfg, command):
     return train_records, val_records
 
 
+def _placement(cfg):
+    """(strategy, distribution, replicas, workers, worker index) of the current backend."""
+    if keras.backend.backend() == "jax":
+        import jax
+        import tensorflow as tf
+
+        try:  # tf.data runs on the host; leave the accelerators to JAX
+            tf.config.set_visible_devices([], "GPU")
+        except RuntimeError:
+            pass
+        distribution = make_distribution(cfg["strategy"], cfg["model_parallel"])
+        return (None, distribution, distribution_replicas(distribution), jax.process_count(),
+                jax.process_index())
+    if cfg["model_parallel"] != 1:
+        raise ValueError("model_parallel needs the JAX backend (KERAS_BACKEND=jax)")
+    strategy = make_strategy(cfg["strategy"], cfg["collective_timeout"])
+    return (strategy, None, strategy.num_replicas_in_sync, worker_count(strategy),
+            worker_index(strategy))
+
+
 def plan_run(cfg, num_examples, what):
-    """The run plan for ``num_examples`` examples an epoch; writes ``config.json``.
+    """The run plan for ``num_examples`` examples an epoch; the chief writes ``config.json``.
 
     ``what`` names the examples in the error raised when they make no batch.
     """
     out = Path(cfg["output_dir"])
     out.mkdir(parents=True, exist_ok=True)
-    strategy = make_strategy(cfg["strategy"])
-    replicas = strategy.num_replicas_in_sync
+    strategy, distribution, replicas, workers, index = _placement(cfg)
     per_replica_batch = cfg["batch_size"] * cfg["update_freq"]
     total_batch = per_replica_batch * replicas
     steps_per_epoch = cfg["steps_per_epoch"] or num_examples // total_batch
     if steps_per_epoch < 1:
         raise ValueError(f"{what} make no batch of {total_batch}")
     warmup = cfg["warmup_steps"] if cfg["warmup_steps"] > 0 else cfg["warmup_epochs"] * steps_per_epoch
-    (out / "config.json").write_text(json.dumps(cfg, indent=2, sort_keys=True, default=str))
-    return RunPlan(out=out, strategy=strategy,
+    if index == 0:
+        (out / "config.json").write_text(json.dumps(cfg, indent=2, sort_keys=True, default=str))
+    plan = RunPlan(out=out, strategy=strategy, distribution=distribution,
                    precision=resolve_precision(cfg["precision"], strategy), replicas=replicas,
-                   per_replica_batch=per_replica_batch, total_batch=total_batch,
-                   steps_per_epoch=steps_per_epoch, total_steps=cfg["epochs"] * steps_per_epoch,
-                   warmup_steps=warmup, lr=scaled_lr(cfg["lr"], total_batch))
+                   workers=workers, worker_index=index, per_replica_batch=per_replica_batch,
+                   total_batch=total_batch, steps_per_epoch=steps_per_epoch,
+                   total_steps=cfg["epochs"] * steps_per_epoch, warmup_steps=warmup,
+                   lr=scaled_lr(cfg["lr"], total_batch))
+    if cfg["progress"] or workers > 1:
+        print(plan.describe(), flush=True)
+    return plan
 
 
 def build_model_and_optimizer(cfg, plan, build_model, layer_decay):
@@ -100,7 +163,7 @@ def build_model_and_optimizer(cfg, plan, build_model, layer_decay):
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(plan.precision)
     try:
-        with plan.strategy.scope():
+        with plan.scope():
             model = build_model()
             optimizer = make_optimizer(
                 model, lr=plan.lr, total_steps=plan.total_steps, warmup_steps=plan.warmup_steps,
@@ -117,7 +180,7 @@ def build_model_and_optimizer(cfg, plan, build_model, layer_decay):
 def make_trainer(cfg, plan, model, optimizer, **kwargs):
     """The Trainer of a run: checkpoints and logs under the run folder."""
     return Trainer(
-        model, optimizer, strategy=plan.strategy, accum_steps=cfg["update_freq"],
+        model, optimizer, strategy=plan.strategy, distribution=plan.distribution, accum_steps=cfg["update_freq"],
         jit_compile=cfg["jit_compile"], checkpoint_dir=plan.out / "checkpoints",
         checkpoint_every=cfg["checkpoint_every"], keep_checkpoints=cfg["keep_checkpoints"],
         log_dir=plan.out / "logs", log_every=cfg["log_every"], progress=cfg["progress"],

@@ -1,0 +1,131 @@
+"""Multi-worker training (MultiWorkerMirroredStrategy from TF_CONFIG) on 127.0.0.1: two
+worker processes equal one process over the same global batches, a killed worker stops
+the other in bounded time, and a restart resumes both from the chief's checkpoint."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+HERE = Path(__file__).parent
+REPO = HERE.parents[1]
+SURVIVOR_DEADLINE = 150  # seconds: TF's health check + the collective timeout (60 s) + slack
+
+
+def free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def start(mode, out, worker=None, ports=None, *extra):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), str(REPO)]))
+    env.pop("TF_CONFIG", None)
+    if worker is not None:
+        env["TF_CONFIG"] = json.dumps({
+            "cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]},
+            "task": {"type": "worker", "index": worker}})
+    return subprocess.Popen([sys.executable, str(HERE / "multiworker_child.py"), mode, str(out),
+                             *extra], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def finish(process, timeout=300):
+    output, _ = process.communicate(timeout=timeout)
+    assert process.returncode == 0, output
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def weights(path):
+    saved = np.load(path)
+    return [saved[f"arr_{i}"] for i in range(len(saved.files))]
+
+
+def max_diff(a, b):
+    return max(float(np.abs(x - y).max()) for x, y in zip(a, b))
+
+
+def run_cluster(mode, out, *extra):
+    ports = free_ports(2)
+    workers = [start(mode, out, i, ports, *extra) for i in range(2)]
+    return [finish(w) for w in workers]
+
+
+@pytest.fixture(scope="module")
+def single_runs(tmp_path_factory):
+    """The one-process reference of each mode (float64, same init and data)."""
+    out = {}
+    for mode in ("finetune", "pretrain"):
+        folder = tmp_path_factory.mktemp(f"single_{mode}")
+        assert finish(start(mode, folder))["replicas"] == 1
+        out[mode] = weights(folder / "weights-0.npz")
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["finetune", "pretrain"])
+def test_two_workers_equal_one_process(mode, single_runs, tmp_path):
+    results = run_cluster(mode, tmp_path)
+    assert [r["worker"] for r in results] == [0, 1]
+    assert [r["chief"] for r in results] == [True, False]
+    assert all(r["replicas"] == 2 and r["step"] == 12 for r in results)
+    chief, other = weights(tmp_path / "weights-0.npz"), weights(tmp_path / "weights-1.npz")
+    assert max_diff(chief, other) <= 1e-6  # all-reduced: the same update on both
+    assert max_diff(chief, single_runs[mode]) <= 1e-8  # float64: round-off only
+    start_weights = [w * 0 for w in chief]
+    assert max_diff(chief, start_weights) > 1e-3  # the weights did train
+
+
+def _latest_step(directory):
+    latest = tf.train.latest_checkpoint(str(directory))
+    return int(latest.rsplit("-", 1)[1]) if latest else 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("shared_folder", [False, True], ids=["own_folders", "shared_folder"])
+def test_killed_worker_stops_the_other_and_both_resume(shared_folder, single_runs, tmp_path):
+    # own folders: two machines without shared storage, only the chief's folder holds
+    # checkpoints; shared folder: both write into one (NFS, GCS), the chief alone keeps them
+    folders = [tmp_path / "w0", tmp_path / ("w0" if shared_folder else "w1")]
+    ports = free_ports(2)
+    workers = [start("finetune", folders[i], i, ports, "--checkpoints",
+                     str(folders[i] / "ckpt"), "--slow") for i in range(2)]
+    deadline = time.time() + 240
+    while _latest_step(folders[0] / "ckpt") < 4:  # 12 steps in all, a checkpoint every 2
+        assert all(w.poll() is None for w in workers), "a worker ended early"
+        assert time.time() < deadline, "no checkpoint in time"
+        time.sleep(0.1)
+    os.kill(workers[1].pid, signal.SIGKILL)
+    killed = time.time()
+    output, _ = workers[0].communicate(timeout=SURVIVOR_DEADLINE)
+    print(f"survivor exited {time.time() - killed:.0f} s after the kill")
+    assert workers[0].returncode == 1, output
+    assert "WorkerLostError" in output and "restart every worker" in output, output
+    workers[1].wait()
+    saved = _latest_step(folders[0] / "ckpt")
+    assert 4 <= saved < 12
+    if not shared_folder:
+        assert not list(folders[1].glob("ckpt/ckpt-*")), "only the chief keeps checkpoints"
+    assert not list(folders[1].glob("ckpt/.worker1/*")), "the other worker's scratch is gone"
+
+    ports = free_ports(2)
+    restarted = [start("finetune", folders[i], i, ports, "--checkpoints",
+                       str(folders[i] / "ckpt")) for i in range(2)]
+    results = [finish(w) for w in restarted]
+    assert all(r["step"] == 12 for r in results)
+    assert results[0]["resumed_from"].endswith(f"ckpt-{saved}")
+    assert results[1]["resumed_from"] == f"the chief's checkpoint ckpt-{saved}"
+    for i in range(2):  # both end where an uninterrupted run ends
+        assert max_diff(weights(folders[i] / f"weights-{i}.npz"), single_runs["finetune"]) <= 1e-8
