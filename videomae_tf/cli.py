@@ -205,16 +205,17 @@ def run_finetune(args) -> int:
     if args.print_config:
         print(json.dumps(config, indent=2, sort_keys=True))
         return 0
-    from videomae_tf import training
+    from videomae_tf.training import finetune
 
-    finetune = getattr(training, "finetune", None)
-    if finetune is None:
-        raise RuntimeError("videomae_tf.training has no finetune() yet")
-    result = finetune(config)
-    if isinstance(result, dict):
-        shown = {k: v for k, v in result.items() if isinstance(v, (int, float, str))}
-        print(json.dumps(shown, indent=2, sort_keys=True, default=str))
+    _print_summary(finetune(config))
     return 0
+
+
+def _print_summary(result: dict) -> None:
+    """A training summary's plain values as JSON (None shows as null: e.g. the weights of
+    a worker that is not the chief)."""
+    shown = {k: v for k, v in result.items() if v is None or isinstance(v, (int, float, str))}
+    print(json.dumps(shown, indent=2, sort_keys=True, default=str))
 
 
 # ------------------------------------------------------------------------------ evaluate
@@ -419,9 +420,7 @@ def run_pretrain(args) -> int:
         return 0
     from videomae_tf.training.pretrain import pretrain
 
-    result = pretrain(config)
-    shown = {k: v for k, v in result.items() if isinstance(v, (int, float, str))}
-    print(json.dumps(shown, indent=2, sort_keys=True, default=str))
+    _print_summary(pretrain(config))
     return 0
 
 
@@ -488,6 +487,27 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # --help or an argparse error
         return int(e.code or 0)
+    code = _run(args)
+    if args.command in ("finetune", "pretrain") and _in_a_cluster():
+        # a worker's runtime threads can outlive a failed (or finished) collective run and
+        # keep the interpreter from exiting: leave now, output flushed
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _in_a_cluster() -> bool:
+    from videomae_tf.training.distribute import cluster_workers
+
+    try:
+        return cluster_workers() > 1
+    except ValueError:
+        return False
+
+
+def _run(args) -> int:
+    """Run the parsed command; failures become one line on stderr and an exit code."""
     run = COMMANDS[args.command][2]
     try:
         return int(run(args) or 0)

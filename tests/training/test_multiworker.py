@@ -129,3 +129,41 @@ def test_killed_worker_stops_the_other_and_both_resume(shared_folder, single_run
     assert results[1]["resumed_from"] == f"the chief's checkpoint ckpt-{saved}"
     for i in range(2):  # both end where an uninterrupted run ends
         assert max_diff(weights(folders[i] / f"weights-{i}.npz"), single_runs["finetune"]) <= 1e-8
+
+
+@pytest.mark.slow
+def test_cli_workers_share_the_work_and_only_the_chief_writes(tmp_path):
+    from videomae_tf.data import make_synthetic_dataset
+
+    data = make_synthetic_dataset(tmp_path / "synthetic", num_train_per_class=2,
+                                  num_val_per_class=1)
+    ports = free_ports(2)
+    runs = []
+    for worker in range(2):
+        env = dict(os.environ, TF_CONFIG=json.dumps({
+            "cluster": {"worker": [f"127.0.0.1:{p}" for p in ports]},
+            "task": {"type": "worker", "index": worker}}))
+        command = [sys.executable, "-m", "videomae_tf.cli", "finetune", "--recipe", "synthetic",
+                   "--output", str(tmp_path / f"run{worker}"), "--epochs", "2",
+                   "--batch-size", "4", "--train-list", str(data["train"]),
+                   "--val-list", str(data["val"]), "--data-root", str(data["root"]),
+                   "--set", "data.synthetic=null", "--set", "model.depth=1",
+                   "--set", "progress=false", "--set", "warmup_epochs=0"]
+        runs.append(subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True))
+    outputs = [r.communicate(timeout=300)[0] for r in runs]
+    assert [r.returncode for r in runs] == [0, 0], outputs
+    summaries = [json.loads(out[out.index("{"):]) for out in outputs]
+    for worker, (out, summary) in enumerate(zip(outputs, summaries)):
+        assert "2 replicas on 2 workers" in out and "global batch 8" in out, out
+        assert summary["replicas"] == 2 and summary["workers"] == 2
+        assert summary["step"] == 2 * summary["steps_per_epoch"] == 2 * (16 // 8)
+        assert summary["chief"] == (worker == 0)
+        assert summary["train_loss"] > 0
+    assert summaries[0]["weights"] == str(tmp_path / "run0" / "final.weights.h5")
+    assert summaries[1]["weights"] is None  # it wrote none, and says so
+    for key in ("val_loss", "val_top1", "train_loss"):  # one evaluation, all-reduced
+        assert summaries[0][key] == summaries[1][key]
+    for name in ("final.weights.h5", "config.json", "logs"):
+        assert (tmp_path / "run0" / name).exists()
+        assert not (tmp_path / "run1" / name).exists()
