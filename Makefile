@@ -4,21 +4,26 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip --disable-pip-version-check
 STAMP  := $(VENV)/.installed
 TORCH  ?= torch==2.13.0
+TF     ?=
 
-.PHONY: demo test install clean bench
+.PHONY: demo test install clean bench test-tf220
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	# torch first and pinned: a loose requirement would pull the CUDA build.
 	$(PIP) install -q "$(TORCH)"
-	$(PIP) install -q -e ".[convert,test,backends]"
+	$(PIP) install -q -e ".[convert,test,backends]" $(if $(TF),"$(TF)")
 	touch $(STAMP)
 
 install: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests
+
+# The suite on TensorFlow 2.20, the last release with TPU builds (its own venv).
+test-tf220:
+	$(MAKE) test VENV=.venv-tf220 TF="tensorflow==2.20.*"
 
 demo: $(STAMP)
 	$(PY) -m videomae_tf.demo --output demo_output
@@ -29,4 +34,4 @@ bench: $(STAMP)
 	for f in benchmarks/*.py; do $(PY) $$f || exit 1; done
 
 clean:
-	rm -rf $(VENV) demo_output build *.egg-info
+	rm -rf $(VENV) .venv-tf220 demo_output build *.egg-info

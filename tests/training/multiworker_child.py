@@ -74,7 +74,7 @@ def main():
         else:
             model = VideoMAEPretrainer(**TINY_PRETRAINER)
             examples, loss_fn = pretraining_examples(), pretraining_loss_fn(model)
-        optimizer = make_optimizer(model, lr=3e-3, total_steps=EPOCHS * STEPS, warmup_steps=2,
+        optimizer = make_optimizer(model, lr=1e-3, total_steps=EPOCHS * STEPS, warmup_steps=2,
                                    min_lr=1e-5, layer_decay=0.75 if loss_fn is None else None,
                                    clip_grad=0.5)
     trainer = Trainer(model, optimizer, strategy=strategy, label_smoothing=0.1, loss_fn=loss_fn,

@@ -7,10 +7,16 @@ is already in the mixed targets), label-smoothed cross entropy (0.1) otherwise.
 from keras import ops
 
 
+def at_least_float32(x):
+    """``x`` in float32 if it is a 16-bit float (mixed precision), else unchanged (float64
+    stays float64)."""
+    return ops.cast(x, "float32") if "16" in str(ops.dtype(x)) else x
+
+
 def soft_target_cross_entropy(targets, logits):
     """timm ``SoftTargetCrossEntropy``: sum_c -target_c * log_softmax(logits)_c, per example."""
-    logp = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
-    return -ops.sum(ops.cast(targets, "float32") * logp, axis=-1)
+    logp = ops.log_softmax(at_least_float32(logits), axis=-1)
+    return -ops.sum(ops.cast(targets, logp.dtype) * logp, axis=-1)
 
 
 def label_smoothing_cross_entropy(labels, logits, smoothing=0.1):
@@ -18,7 +24,7 @@ def label_smoothing_cross_entropy(labels, logits, smoothing=0.1):
 
     ``smoothing=0`` is plain cross entropy.
     """
-    logp = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
+    logp = ops.log_softmax(at_least_float32(logits), axis=-1)
     labels = ops.cast(labels, "int32")
     nll = -ops.squeeze(ops.take_along_axis(logp, labels[:, None], axis=-1), axis=-1)
     if not smoothing:

@@ -39,6 +39,7 @@ from keras import ops
 from videomae_tf.models import VideoMAEPretrainer, pretrain_model, save_weights
 from videomae_tf.models.encoder import gather_tokens
 from videomae_tf.models.pretrainer import encoder_masked_weight
+from videomae_tf.training.losses import at_least_float32
 from videomae_tf.training.recipes import (
     PRETRAIN_DEFAULTS,
     PRETRAIN_RECIPES,
@@ -143,12 +144,14 @@ def pretraining_loss_fn(model):
     num_tokens = model.num_patches
 
     def loss_fn(batch, predictions):
+        predictions = at_least_float32(predictions)
+        dtype = predictions.dtype
         target = gather_tokens(model.target(batch["pixel_values"]), batch["reconstruct_index"])
         weight = ops.cast(encoder_masked_weight(batch["visible_index"], batch["reconstruct_index"],
-                                                num_tokens), "float32")
-        per_token = ops.mean(ops.square(ops.cast(predictions, "float32") - target), axis=-1)
+                                                num_tokens), dtype)
+        per_token = ops.mean(ops.square(predictions - ops.cast(target, dtype)), axis=-1)
         per_example = ops.sum(per_token * weight, axis=1)
-        size = ops.cast(ops.shape(per_example)[0], "float32")
+        size = ops.cast(ops.shape(per_example)[0], dtype)
         return per_example * size / ops.maximum(ops.sum(weight), 1.0)
 
     return loss_fn

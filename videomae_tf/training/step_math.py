@@ -2,7 +2,11 @@
 
 from keras import ops
 
-from videomae_tf.training.losses import label_smoothing_cross_entropy, soft_target_cross_entropy
+from videomae_tf.training.losses import (
+    at_least_float32,
+    label_smoothing_cross_entropy,
+    soft_target_cross_entropy,
+)
 
 
 def split_batch(batch):
@@ -31,11 +35,12 @@ def top_k_hits(labels, logits, k, weights=None):
 def eval_sums(labels, logits, weights=None):
     """(loss sum, top-1 hits, top-5 hits, count) of a batch, unsmoothed cross entropy;
     ``weights`` (B,) of 0/1 leaves padded examples out."""
-    logits = ops.cast(logits, "float32")
+    logits = at_least_float32(logits)
     if len(labels.shape) == 2:
         per_example = soft_target_cross_entropy(labels, logits)
     else:
         per_example = label_smoothing_cross_entropy(labels, logits, 0.0)
+    per_example = ops.cast(per_example, "float32")
     if weights is None:
         weights = ops.ones_like(per_example)
     return (ops.sum(per_example * weights), top_k_hits(labels, logits, 1, weights),

@@ -75,8 +75,8 @@ class JaxSteps:
             per_example = self.loss_fn(targets, outputs)
             hits = (jnp.zeros((), "float32") if isinstance(targets, dict)
                     else top_k_hits(targets, outputs, 1))
-            loss_sum = ops.sum(ops.cast(per_example, "float32"))
-            return loss_sum / global_batch, (non_trainable, loss_sum, hits)
+            loss = ops.sum(per_example) / global_batch  # in the loss's own precision
+            return loss, (non_trainable, ops.cast(ops.sum(per_example), "float32"), hits)
 
         grad_fn = jax.grad(loss_of, has_aux=True)
         n = self.accum_steps

@@ -66,13 +66,13 @@ class TensorFlowSteps:
             with tf.GradientTape() as tape:
                 logits = self.model(clips, training=True)
                 per_example = self.loss_fn(labels, logits)
-                loss = tf.reduce_sum(per_example) / global_batch
+                loss = tf.reduce_sum(per_example) / tf.cast(global_batch, per_example.dtype)
                 if self.loss_scaling:
                     loss = self.optimizer.scale_loss(loss)
             grads = tape.gradient(loss, variables)
             grads = [tf.zeros(v.shape, v.dtype) if g is None else g for g, v in zip(grads, variables)]
             hits = tf.constant(0.0) if isinstance(labels, dict) else top_k_hits(labels, logits, 1)
-            return grads, tf.reduce_sum(per_example), hits
+            return grads, tf.cast(tf.reduce_sum(per_example), tf.float32), hits
 
         if n == 1:
             return micro_step(clips, labels)
