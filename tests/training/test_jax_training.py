@@ -57,3 +57,24 @@ def test_synthetic_recipe_learns_on_jax_through_the_cli(tmp_path):
     assert summary["step"] == summary["epochs"] * summary["steps_per_epoch"]
     assert (tmp_path / "run" / "final.weights.h5").is_file()
     assert summary["val_top1"] >= 0.9
+
+
+def _train(backend, directory, epochs):
+    env = jax_env(devices=1)
+    env["KERAS_BACKEND"] = backend
+    done = subprocess.run([sys.executable, str(HERE / "engine_switch_child.py"), str(directory),
+                           str(epochs)], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_tensorflow_checkpoint_resumes_on_jax(tmp_path):
+    """One checkpoint format: the run switches engine mid-way and ends where it would have."""
+    import numpy as np
+
+    _train("tensorflow", tmp_path / "switched", 1)
+    switched = _train("jax", tmp_path / "switched", 2)
+    uninterrupted = _train("tensorflow", tmp_path / "plain", 2)
+    assert switched["backend"] == "jax" and switched["step"] == uninterrupted["step"] == 8
+    for a, b in zip(switched["weights"], uninterrupted["weights"]):
+        np.testing.assert_allclose(a, b, atol=1e-5)

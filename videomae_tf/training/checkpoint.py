@@ -58,9 +58,11 @@ class TrainingCheckpoint:
             if native:
                 table[variable.path] = getattr(variable, "value", variable)
             else:
+                value = np.asarray(keras.ops.convert_to_numpy(variable.value))
+                if value.dtype.kind == "i":  # TensorFlow's counters are int64, JAX's int32
+                    value = value.astype(np.int64)
                 with tf.device("/cpu:0"):
-                    copy = tf.Variable(np.asarray(keras.ops.convert_to_numpy(variable.value)),
-                                       trainable=False)
+                    copy = tf.Variable(value, trainable=False)
                 self._pairs.append((variable, copy))
                 table[variable.path] = copy
         return table
@@ -89,7 +91,8 @@ class TrainingCheckpoint:
         """Write a checkpoint for ``step`` (optimizer steps done); returns its path prefix."""
         self.step.assign(step)
         for keras_variable, copy in self._pairs:
-            copy.assign(keras.ops.convert_to_numpy(keras_variable.value))
+            value = np.asarray(keras.ops.convert_to_numpy(keras_variable.value))
+            copy.assign(value.astype(copy.dtype.as_numpy_dtype))
         path = self._manager.save(checkpoint_number=step)
         if not self.chief:
             shutil.rmtree(self._manager.directory, ignore_errors=True)
@@ -102,5 +105,5 @@ class TrainingCheckpoint:
             return None
         self._checkpoint.restore(path).assert_consumed()
         for keras_variable, copy in self._pairs:
-            keras_variable.assign(copy.numpy())
+            keras_variable.assign(copy.numpy().astype(keras_variable.dtype))
         return int(self.step.numpy())

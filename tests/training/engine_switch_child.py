@@ -1,0 +1,35 @@
+"""Child of test_jax_training: train a tiny classifier to EPOCHS epochs with checkpoints in
+DIR on the current backend (resuming what is there) and print the weights' checksum.
+
+    KERAS_BACKEND=tensorflow|jax python engine_switch_child.py DIR EPOCHS
+"""
+
+import json
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from training_helpers import tiny_classifier, tiny_data  # noqa: E402
+
+from videomae_tf.training import Trainer, make_optimizer  # noqa: E402
+
+
+def main(directory, epochs):
+    keras.utils.set_random_seed(0)
+    model = tiny_classifier()
+    optimizer = make_optimizer(model, lr=1e-3, total_steps=8, warmup_steps=2, layer_decay=0.75)
+    trainer = Trainer(model, optimizer, checkpoint_dir=directory, label_smoothing=0.1,
+                      progress=False)
+    data = tf.data.Dataset.from_tensor_slices(tiny_data(32)).batch(8, drop_remainder=True)
+    trainer.fit(data, epochs=epochs)
+    print(json.dumps(dict(backend=keras.backend.backend(), step=trainer.step,
+                          weights=[np.asarray(w).tolist() for w in model.get_weights()[-2:]])))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]))
