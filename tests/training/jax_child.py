@@ -7,6 +7,7 @@ Trains tiny models in float64 on one device and with DataParallel over the 2 dev
 checkpoint, and compares a ModelParallel forward pass with one device; prints JSON.
 """
 
+import contextlib
 import json
 import os
 import sys
@@ -24,41 +25,17 @@ import numpy as np  # noqa: E402
 keras.config.set_floatx("float64")
 keras.config.set_dtype_policy("float64")
 
-from multiworker_child import (  # noqa: E402
-    EPOCHS,
-    STEPS,
-    TINY_PRETRAINER,
-    classification_examples,
-    data_for,
-    pretraining_examples,
-)
+from multiworker_child import STEPS, EPOCHS, classification_examples, data_for, tiny_run  # noqa: E402
 from training_helpers import tiny_classifier  # noqa: E402
 
-from videomae_tf.models import VideoMAEPretrainer  # noqa: E402
-from videomae_tf.training import Trainer, make_optimizer  # noqa: E402
+from videomae_tf.training import Trainer  # noqa: E402
 from videomae_tf.training.distribute import make_distribution  # noqa: E402
-from videomae_tf.training.pretrain import pretraining_loss_fn  # noqa: E402
 
 
 def build(mode, distribution):
-    keras.utils.set_random_seed(0)
-    scope = distribution.scope() if distribution else _null()
+    scope = distribution.scope() if distribution else contextlib.nullcontext()
     with scope:
-        if mode == "finetune":
-            model, examples, loss_fn = tiny_classifier(), classification_examples(), None
-        else:
-            model = VideoMAEPretrainer(**TINY_PRETRAINER)
-            examples, loss_fn = pretraining_examples(), pretraining_loss_fn(model)
-        optimizer = make_optimizer(model, lr=1e-3, total_steps=EPOCHS * STEPS, warmup_steps=2,
-                                   min_lr=1e-5, layer_decay=0.75 if loss_fn is None else None,
-                                   clip_grad=0.5)
-    return model, optimizer, examples, loss_fn
-
-
-def _null():
-    import contextlib
-
-    return contextlib.nullcontext()
+        return tiny_run(mode)
 
 
 def train(mode, distribution, accum_steps=1, checkpoint_dir=None, epochs=EPOCHS):

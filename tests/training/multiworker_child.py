@@ -59,6 +59,21 @@ def data_for(examples):
     return per_replica_batches
 
 
+def tiny_run(mode):
+    """(model, optimizer, examples, loss_fn or None) of ``mode``, seeded: build it in the
+    scope of the strategy or distribution."""
+    keras.utils.set_random_seed(0)
+    if mode == "finetune":
+        model, examples, loss_fn = tiny_classifier(), classification_examples(), None
+    else:
+        model = VideoMAEPretrainer(**TINY_PRETRAINER)
+        examples, loss_fn = pretraining_examples(), pretraining_loss_fn(model)
+    optimizer = make_optimizer(model, lr=1e-3, total_steps=EPOCHS * STEPS, warmup_steps=2,
+                               min_lr=1e-5, layer_decay=0.75 if loss_fn is None else None,
+                               clip_grad=0.5)
+    return model, optimizer, examples, loss_fn
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("mode", choices=("finetune", "pretrain"))
@@ -67,16 +82,8 @@ def main():
     parser.add_argument("--slow", action="store_true", help="sleep after each step")
     args = parser.parse_args()
     strategy = make_strategy("auto", collective_timeout=60)
-    keras.utils.set_random_seed(0)
     with strategy.scope():
-        if args.mode == "finetune":
-            model, examples, loss_fn = tiny_classifier(), classification_examples(), None
-        else:
-            model = VideoMAEPretrainer(**TINY_PRETRAINER)
-            examples, loss_fn = pretraining_examples(), pretraining_loss_fn(model)
-        optimizer = make_optimizer(model, lr=1e-3, total_steps=EPOCHS * STEPS, warmup_steps=2,
-                                   min_lr=1e-5, layer_decay=0.75 if loss_fn is None else None,
-                                   clip_grad=0.5)
+        model, optimizer, examples, loss_fn = tiny_run(args.mode)
     trainer = Trainer(model, optimizer, strategy=strategy, label_smoothing=0.1, loss_fn=loss_fn,
                       checkpoint_dir=args.checkpoints, checkpoint_every=2, progress=False)
     slow = (lambda step, logs: time.sleep(0.5)) if args.slow else None

@@ -167,3 +167,21 @@ def test_cli_workers_share_the_work_and_only_the_chief_writes(tmp_path):
     for name in ("final.weights.h5", "config.json", "logs"):
         assert (tmp_path / "run0" / name).exists()
         assert not (tmp_path / "run1" / name).exists()
+
+
+@pytest.mark.slow
+def test_sigterm_ends_a_worker_at_once_and_the_other_follows(tmp_path):
+    # TensorFlow's multi-worker runtime catches SIGTERM itself; ours must still end
+    ports = free_ports(2)
+    workers = [start("finetune", tmp_path, i, ports, "--checkpoints", str(tmp_path / "ckpt"),
+                     "--slow") for i in range(2)]
+    deadline = time.time() + 240
+    while _latest_step(tmp_path / "ckpt") < 2:
+        assert all(w.poll() is None for w in workers), "a worker ended early"
+        assert time.time() < deadline, "no checkpoint in time"
+        time.sleep(0.1)
+    os.kill(workers[0].pid, signal.SIGTERM)
+    workers[0].communicate(timeout=30)
+    assert workers[0].returncode == -signal.SIGTERM
+    output, _ = workers[1].communicate(timeout=SURVIVOR_DEADLINE)
+    assert workers[1].returncode == 1 and "WorkerLostError" in output, output

@@ -19,7 +19,9 @@ val_batch_size, eval_every (epochs), test_num_segment, test_num_crop (for evalua
 output_dir     run folder: config.json, checkpoints/, logs/, final.weights.h5
 resume         "auto" (latest checkpoint in output_dir), a checkpoint path, or False
 checkpoint_every (steps; epoch ends always save), keep_checkpoints, log_every (steps)
-seed, strategy ("auto" | "tpu" | "multi_worker" | "mirrored" | "default"),
+seed, strategy ("auto" | "tpu" | "multi_worker" | "mirrored" | "default"; see
+               docs/distributed.md), model_parallel (JAX: devices on the model mesh axis),
+collective_timeout (seconds a multi-worker collective waits for its peers),
 precision ("auto" | "float32" | "mixed_bfloat16" | "mixed_float16"), jit_compile,
 progress, steps_per_epoch (default: training views // total batch)
 """

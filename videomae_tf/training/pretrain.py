@@ -26,8 +26,9 @@ step), lr, min_lr, warmup_lr (BASE rates, x total batch / 256), warmup_epochs,
 warmup_steps, weight_decay, opt_betas (0.9, 0.95), opt_eps, clip_grad
 output_dir     run folder: config.json, checkpoints/, logs/, final.weights.h5 (+ .json)
 resume         "auto" (latest checkpoint in output_dir), a checkpoint path, or False
-checkpoint_every, keep_checkpoints, log_every, seed, strategy, precision, jit_compile,
-progress, steps_per_epoch (default: training views // total batch)
+checkpoint_every, keep_checkpoints, log_every, seed, strategy, model_parallel,
+collective_timeout, precision, jit_compile, progress, steps_per_epoch (default: training
+views // total batch); the engine keys are explained in ``finetune``'s doc
 
 Fine-tune from the result with ``finetune({... "init": "<output_dir>/final.weights.h5"})``:
 the encoder moves over by name (any frame count or resolution; the position tables are
