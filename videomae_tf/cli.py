@@ -437,7 +437,9 @@ def add_visualize_arguments(p):
     p.add_argument("--sampling-rate", type=int, default=4, help="take every n-th frame (4)")
     p.add_argument("--start", type=int, help="first frame (default: the centred window)")
     p.add_argument("--fps", type=float, default=4.0, help="GIF frames per second")
-    p.add_argument("--scale", type=int, default=1, help="enlarge every frame n x (nearest)")
+    p.add_argument("--scale", type=int, default=None,
+                   help="enlarge every frame n x (nearest; default: to at least 96 pixels high)")
+    p.add_argument("--error", action="store_true", help="add a row with the reconstruction error")
     p.add_argument("--backend", default="auto", help="video decoder: auto, decord, pyav, opencv")
 
 
@@ -448,7 +450,8 @@ def run_visualize(args) -> int:
     _existing(args.weights, "weights")
     result = visualize(args.video, args.weights, args.output, mask_ratio=args.mask_ratio,
                        mask_type=args.mask_type, seed=args.seed, sampling_rate=args.sampling_rate,
-                       start=args.start, fps=args.fps, scale=args.scale, backend=args.backend)
+                       start=args.start, fps=args.fps, scale=args.scale, show_error=args.error,
+                       backend=args.backend)
     print(json.dumps(result, indent=2))
     return 0
 

@@ -3,16 +3,21 @@
 ``visualize(video, weights, output_dir)`` reads a clip, hides tokens with a tube mask,
 lets the masked autoencoder predict them and writes
 
-* ``<name>_reconstruction.png``: a grid, rows original / masked input / reconstruction,
-  one column per frame;
-* ``<name>_reconstruction.gif``: the same three side by side, animated over the frames.
+* ``<name>_reconstruction.png``: a titled picture (video name, mask kind and ratio, loss),
+  rows original / masked input (hidden patches grey) / reconstruction (and optionally
+  the error), named on the left, one labelled column per frame (at most 8, evenly
+  spaced), tiny frames enlarged (nearest) to a legible size;
+* ``<name>_reconstruction.gif``: the same layout, one frame at a time.
+
+The same pieces (``reconstruct_clip``, ``reconstruction_figures``) draw the picture that
+pretraining logs to TensorBoard.
 
 Predictions are put back as the official ``run_videomae_vis.py`` does (SPEC 5): with the
 normalised target (the official default) every predicted patch gets the ORIGINAL
 patch's statistics back, per channel: pixel = pred * (sqrt(unbiased var) + 1e-6) + mean;
 with ``normalize_target=False`` the prediction is the [0, 1] pixel itself. Visible
 patches show the original pixels. The pure-numpy pieces (``patchify``, ``unpatchify``,
-``reconstruct_video``, ``frame_grid``) are usable on their own.
+``reconstruct_video``, ``frame_grid``, ``labelled_figure``) are usable on their own.
 
 GIFs are written with OpenCV's animation writer (``cv2.imwriteanimation``, OpenCV >= 4.11,
 already a dependency) and, where that is missing, with Pillow if it is installed.
@@ -126,16 +131,87 @@ def frame_grid(rows, gap=2, scale=1, background=255):
     return out
 
 
-def animation_frames(rows, gap=2, scale=1, background=255):
-    """Videos (T, H, W, 3) -> T uint8 RGB frames, the videos side by side."""
-    rows = [to_uint8(v) for v in rows]
-    if scale > 1:
-        rows = [v.repeat(scale, axis=1).repeat(scale, axis=2) for v in rows]
-    t, h, w, c = rows[0].shape
-    out = np.full((t, h, len(rows) * w + (len(rows) - 1) * gap, c), background, np.uint8)
-    for r, video in enumerate(rows):
-        out[:, :, r * (w + gap):r * (w + gap) + w] = video
-    return list(out)
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
+#: Pixels: the smallest frame height a person reads without zooming.
+LEGIBLE_HEIGHT = 96
+#: Frames shown of a longer clip (evenly spaced).
+MAX_FRAMES = 8
+#: The value hidden patches show in the masked input: a flat mid grey, unlike any frame.
+MASK_GREY = 0.5
+ROW_NAMES = ("original", "masked input", "reconstruction")
+
+
+def legible_scale(height, minimum=LEGIBLE_HEIGHT):
+    """The nearest-neighbour enlargement that makes a ``height``-pixel frame at least
+    ``minimum`` pixels high (1 for frames already that large)."""
+    return max(1, -(-int(minimum) // int(height)))
+
+
+def frame_subset(num_frames, limit=MAX_FRAMES):
+    """Up to ``limit`` evenly spaced frame positions, first and last included (all of a
+    clip that is short enough)."""
+    if num_frames <= limit:
+        return list(range(num_frames))
+    return sorted({int(round(i)) for i in np.linspace(0, num_frames - 1, limit)})
+
+
+def _text_width(text, scale):
+    return cv2.getTextSize(text, _FONT, scale, 1)[0][0]
+
+
+def _put(image, text, origin, scale=0.5, colour=(0, 0, 0)):
+    cv2.putText(image, text, origin, _FONT, scale, colour, 1, cv2.LINE_AA)
+
+
+def labelled_figure(rows, row_names, title, subtitle="", *, frame_labels=None, scale=None,
+                    gap=4):
+    """Videos (T, H, W, 3) in [0, 1] -> an RGB uint8 picture a person reads at a glance:
+    a title band (``title``, ``subtitle``), a label above each frame column, and each
+    video as one row named by ``row_names``; frames enlarged ``scale`` x (nearest;
+    default: to at least ``LEGIBLE_HEIGHT`` pixels)."""
+    t, h = rows[0].shape[:2]
+    scale = scale or legible_scale(h)
+    grid = frame_grid(rows, gap=gap, scale=scale)
+    cell_h, cell_w = h * scale, rows[0].shape[2] * scale
+    label_w = max(_text_width(name, 0.5) for name in row_names) + 20
+    head = 66
+    width = max(label_w + grid.shape[1] + 10, _text_width(title, 0.6) + 20,
+                _text_width(subtitle, 0.45) + 20)
+    canvas = np.full((head + grid.shape[0] + 10, width, 3), 255, np.uint8)
+    canvas[head:head + grid.shape[0], label_w:label_w + grid.shape[1]] = grid
+    _put(canvas, title, (10, 22), 0.6)
+    _put(canvas, subtitle, (10, 42), 0.45, (70, 70, 70))
+    for column, label in enumerate(frame_labels or [f"frame {i}" for i in range(t)]):
+        x = label_w + column * (cell_w + gap) + max((cell_w - _text_width(label, 0.4)) // 2, 0)
+        _put(canvas, label, (x, head - 6), 0.4, (70, 70, 70))
+    for row, name in enumerate(row_names):
+        _put(canvas, name, (10, head + row * (cell_h + gap) + cell_h // 2 + 5), 0.5)
+    return canvas
+
+
+def reconstruction_figures(videos, *, title, subtitle, frame_indices=None, scale=None,
+                           show_error=False):
+    """(PNG picture, GIF frames) of ``reconstruct_video``'s output for one clip (arrays
+    without the batch axis): rows original / masked input / reconstruction (and, with
+    ``show_error``, the absolute error, brightest where largest), at most
+    ``MAX_FRAMES`` frames in the picture; the GIF's frames have the same layout, one
+    frame at a time."""
+    rows = [videos[k] for k in ("original", "masked", "reconstruction")]
+    names = list(ROW_NAMES)
+    if show_error:
+        error = np.abs(videos["reconstruction"] - videos["original"]).mean(axis=-1, keepdims=True)
+        rows.append(np.repeat(error / max(float(error.max()), 1e-6), 3, axis=-1))
+        names.append("|error|")
+    t = rows[0].shape[0]
+    frame_indices = list(range(t)) if frame_indices is None else list(frame_indices)
+    shown = frame_subset(t)
+    picture = labelled_figure([r[shown] for r in rows], names, title, subtitle,
+                              frame_labels=[f"frame {frame_indices[i]}" for i in shown],
+                              scale=scale)
+    animation = [labelled_figure([r[i:i + 1] for r in rows], names, title, subtitle,
+                                 frame_labels=[f"frame {frame_indices[i]}"], scale=scale)
+                 for i in range(t)]
+    return picture, animation
 
 
 def write_png(path, image_rgb):
@@ -214,7 +290,8 @@ def read_video_clip(video_path, num_frames, img_size, *, sampling_rate=4, start=
 
 
 def visualize(video_path, weights, output_dir, *, mask_ratio=0.9, mask_type="tube", seed=0,
-              sampling_rate=4, start=None, fps=4.0, scale=1, gap=2, backend="auto", name=None):
+              sampling_rate=4, start=None, fps=4.0, scale=None, show_error=False,
+              backend="auto", name=None):
     """Write the reconstruction grid (PNG) and animation (GIF) of one video.
 
     Args:
@@ -227,7 +304,9 @@ def visualize(video_path, weights, output_dir, *, mask_ratio=0.9, mask_type="tub
             V2 models: the decoder mask only saves training compute).
         sampling_rate, start: the clip: every ``sampling_rate``-th frame from ``start``
             (default: the centred window).
-        fps, scale, gap: GIF speed, nearest-neighbour enlargement, pixels between cells.
+        fps, scale: GIF speed, nearest-neighbour enlargement (default: frames at least
+            ``LEGIBLE_HEIGHT`` pixels high).
+        show_error: add a row with the absolute reconstruction error.
 
     Returns {"png", "gif", "frame_indices", "loss" (the model's loss on the masked tokens),
     "num_masked", "num_tokens"}.
@@ -244,7 +323,25 @@ def visualize(video_path, weights, output_dir, *, mask_ratio=0.9, mask_type="tub
     if not mask.any():
         raise ValueError(f"mask ratio {mask_ratio} hides no token of the {model.encoder.grid} "
                          f"grid: nothing to reconstruct")
-    clip, mask = clip[None], mask[None]
+    name = name or Path(video_path).stem
+    videos, loss = reconstruct_clip(model, clip, mask)
+    subtitle = (f"{mask_type} mask, ratio {mask_ratio:g} ({int(mask.sum())} of {mask.size} "
+                f"tokens hidden, grey)   loss {loss:.4f}")
+    picture, animation = reconstruction_figures(
+        videos, title=f"{name}: masked reconstruction", subtitle=subtitle,
+        frame_indices=indices, scale=scale, show_error=show_error)
+    out = Path(output_dir)
+    png = write_png(out / f"{name}_reconstruction.png", picture)
+    gif = write_gif(out / f"{name}_reconstruction.gif", animation, fps=fps)
+    return dict(png=str(png), gif=str(gif), frame_indices=[int(i) for i in indices], loss=loss,
+                num_masked=int(mask.sum()), num_tokens=int(mask.size))
+
+
+def reconstruct_clip(model, clip, mask):
+    """Run ``model`` on one clip (T, H, W, 3) with the encoder ``mask`` (N,) and put its
+    predictions back: (``reconstruct_video``'s videos without the batch axis, the loss)."""
+    cfg = model.encoder.encoder_config
+    clip, mask = np.asarray(clip)[None], np.asarray(mask, bool)[None]
     predictions = np.asarray(model.reconstruct(clip, mask))
     visible_index, reconstruct_index = (np.flatnonzero(~mask[0])[None], np.flatnonzero(mask[0])[None])
     loss = float(model.loss_from_predictions(
@@ -252,12 +349,6 @@ def visualize(video_path, weights, output_dir, *, mask_ratio=0.9, mask_type="tub
         predictions))
     videos = reconstruct_video(clip, mask, predictions, patch_size=cfg["patch_size"],
                                tubelet_size=cfg["tubelet_size"],
-                               normalize_target=model.decoder_config["normalize_target"])
-    rows = [videos[k][0] for k in ("original", "masked", "reconstruction")]
-    name = name or Path(video_path).stem
-    out = Path(output_dir)
-    png = write_png(out / f"{name}_reconstruction.png", frame_grid(rows, gap=gap, scale=scale))
-    gif = write_gif(out / f"{name}_reconstruction.gif",
-                    animation_frames(rows, gap=gap, scale=scale), fps=fps)
-    return dict(png=str(png), gif=str(gif), frame_indices=[int(i) for i in indices], loss=loss,
-                num_masked=int(mask.sum()), num_tokens=int(mask.size))
+                               normalize_target=model.decoder_config["normalize_target"],
+                               fill=MASK_GREY)
+    return {k: v[0] for k, v in videos.items()}, loss

@@ -65,21 +65,42 @@ def pretrained_file(tmp_path_factory):
     return save_weights(model, tmp_path_factory.mktemp("vis") / "tiny_pt.weights.h5")
 
 
-def test_visualize_writes_a_readable_png_and_gif(pretrained_file, synthetic, tmp_path):
+def test_visualize_writes_a_legible_titled_png_and_gif(pretrained_file, synthetic, tmp_path):
     video = synthetic["root"] / open(synthetic["train"]).readline().split()[0]
-    result = visualize(video, pretrained_file, tmp_path / "out", mask_ratio=0.75, scale=2)
+    result = visualize(video, pretrained_file, tmp_path / "out", mask_ratio=0.75, show_error=True)
     assert result["num_masked"] == 24 and result["num_tokens"] == 32
     assert len(result["frame_indices"]) == 4 and set(np.diff(result["frame_indices"])) == {4}
     assert np.isfinite(result["loss"])
-    png = cv2.imread(result["png"])
-    assert png is not None and png.shape == (3 * 64 + 2 * 2, 4 * 64 + 3 * 2, 3)
-    # row 0 is the clip itself
+    png = cv2.cvtColor(cv2.imread(result["png"]), cv2.COLOR_BGR2RGB)
+    cell, gap = 96, 4  # 32-pixel frames enlarged 3 x to a legible height
+    assert png.shape[0] >= 4 * cell + 60 and png.shape[1] >= 4 * cell + 60
+    # where the original's first frame sits: below the title band, right of the row names
     clip, _ = read_video_clip(video, 4, 32, start=None)
-    first = to_uint8(unnormalize(clip[0])).repeat(2, 0).repeat(2, 1)
-    np.testing.assert_array_equal(cv2.cvtColor(png[:64, :64], cv2.COLOR_BGR2RGB), first)
+    first = to_uint8(unnormalize(clip[0])).repeat(3, 0).repeat(3, 1)
+    found = cv2.matchTemplate(png, first, cv2.TM_SQDIFF)
+    _, _, (left, top), _ = cv2.minMaxLoc(found)
+    np.testing.assert_array_equal(png[top:top + cell, left:left + cell], first)
+    assert top >= 50 and left >= 60
+    assert (png[:top - 20] < 128).any(), "the title band holds a title"
+    rows = [png[top + r * (cell + gap):top + r * (cell + gap) + cell] for r in range(4)]
+    for r, row in enumerate(rows):  # one row per kind, each named on the left
+        assert (row[:, :left - 4] < 128).any(), f"row {r} has no name"
+    masked = rows[1][:, left:left + cell]
+    assert (masked == 128).all(axis=-1).mean() > 0.5, "hidden patches show as grey"
+    assert png.shape[0] < top + 4 * (cell + gap) + 20, "exactly four rows"
     ok, animation = cv2.imreadanimation(result["gif"])
     assert ok and len(animation.frames) == 4
-    assert animation.frames[0].shape[:2] == (64, 3 * 64 + 2 * 2)
+    frame = animation.frames[0]
+    assert frame.shape[0] == png.shape[0] and frame.shape[1] >= left + cell  # same layout
+    assert (frame[:top - 20] < 128).any()
+
+
+def test_long_clips_show_a_frame_subset():
+    from videomae_tf.visualize import frame_subset, legible_scale
+
+    assert frame_subset(4) == [0, 1, 2, 3]
+    assert frame_subset(16) == [0, 2, 4, 6, 9, 11, 13, 15]
+    assert legible_scale(32) == 3 and legible_scale(224) == 1 and legible_scale(100) == 1
 
 
 def test_visualize_refuses_a_classifier(synthetic, tmp_path):

@@ -1,7 +1,8 @@
-"""Child of test_jax_training: train a tiny classifier to EPOCHS epochs with checkpoints in
-DIR on the current backend (resuming what is there) and print the weights' checksum.
+"""Child of test_jax_training: train a tiny classifier to 2 epochs with a checkpoint at
+each epoch end in DIR on the current backend, resuming from RESUME (a checkpoint path, or
+'auto'), and print the last layer's weights as JSON.
 
-    KERAS_BACKEND=tensorflow|jax python engine_switch_child.py DIR EPOCHS
+    KERAS_BACKEND=tensorflow|jax python engine_switch_child.py DIR RESUME
 """
 
 import json
@@ -19,17 +20,17 @@ from training_helpers import tiny_classifier, tiny_data  # noqa: E402
 from videomae_tf.training import Trainer, make_optimizer  # noqa: E402
 
 
-def main(directory, epochs):
+def main(directory, resume):
     keras.utils.set_random_seed(0)
     model = tiny_classifier()
     optimizer = make_optimizer(model, lr=1e-3, total_steps=8, warmup_steps=2, layer_decay=0.75)
     trainer = Trainer(model, optimizer, checkpoint_dir=directory, label_smoothing=0.1,
                       progress=False)
     data = tf.data.Dataset.from_tensor_slices(tiny_data(32)).batch(8, drop_remainder=True)
-    trainer.fit(data, epochs=epochs)
+    trainer.fit(data, epochs=2, resume=resume)
     print(json.dumps(dict(backend=keras.backend.backend(), step=trainer.step,
                           weights=[np.asarray(w).tolist() for w in model.get_weights()[-2:]])))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]))
+    main(*sys.argv[1:])

@@ -57,21 +57,23 @@ def main(out):
     parallel = make_distribution("auto")
     report = dict(devices=len(jax.devices()), replicas=type(parallel).__name__)
     for mode in ("finetune", "pretrain"):
-        single, single_trainer, result = train(mode, None)
+        single, _, result = train(mode, None)
+        if mode == "finetune":
+            single_finetune = single
         split, _, _ = train(mode, parallel)
-        accumulated, _, _ = train(mode, parallel, accum_steps=2)
         start, _, _, _ = build(mode, None)
         report[mode] = dict(step=result["step"], moved=diff(single, start),
                             data_parallel=diff(split, single),
-                            accumulated=diff(accumulated, single),
                             train_loss=[row["train_loss"] for row in result["history"]])
+    # accumulation on fine-tuning (pretraining runs the same step code)
+    accumulated, _, _ = train("finetune", parallel, accum_steps=2)
+    report["finetune"]["accumulated"] = diff(accumulated, single_finetune)
     # resume: 1 epoch with checkpoints, then a new trainer picks it up and finishes
     ckpt = os.path.join(out, "ckpt")
     train("finetune", parallel, checkpoint_dir=ckpt, epochs=1)
     resumed, resumed_trainer, _ = train("finetune", parallel, checkpoint_dir=ckpt)
-    single, _, _ = train("finetune", None)
     report["resume"] = dict(resumed_from=resumed_trainer.resumed_from,
-                            step=resumed_trainer.step, diff=diff(resumed, single))
+                            step=resumed_trainer.step, diff=diff(resumed, single_finetune))
     # model parallel: kernels split over a 'model' axis, same outputs as one device
     sharded = make_distribution("auto", model_parallel=2)
     keras.utils.set_random_seed(0)

@@ -97,7 +97,7 @@ def _latest_step(directory):
 @pytest.mark.parametrize("shared_folder", [False, True], ids=["own_folders", "shared_folder"])
 def test_killed_worker_stops_the_other_and_both_resume(shared_folder, single_runs, tmp_path):
     # own folders: two machines without shared storage, only the chief's folder holds
-    # checkpoints; shared folder: both write into one (NFS, GCS), the chief alone keeps them
+    # checkpoints; shared folder: both write into one (NFS, GCS), the chief alone keeps them.
     folders = [tmp_path / "w0", tmp_path / ("w0" if shared_folder else "w1")]
     ports = free_ports(2)
     workers = [start("finetune", folders[i], i, ports, "--checkpoints",
@@ -107,13 +107,17 @@ def test_killed_worker_stops_the_other_and_both_resume(shared_folder, single_run
         assert all(w.poll() is None for w in workers), "a worker ended early"
         assert time.time() < deadline, "no checkpoint in time"
         time.sleep(0.1)
-    os.kill(workers[1].pid, signal.SIGKILL)
+    # SIGKILL; or SIGTERM, which TensorFlow's multi-worker runtime catches itself: ours
+    # must still end at once
+    kill = signal.SIGTERM if shared_folder else signal.SIGKILL
+    os.kill(workers[1].pid, kill)
     killed = time.time()
+    workers[1].communicate(timeout=30)
+    assert workers[1].returncode == -kill
     output, _ = workers[0].communicate(timeout=SURVIVOR_DEADLINE)
-    print(f"survivor exited {time.time() - killed:.0f} s after the kill")
+    print(f"survivor exited {time.time() - killed:.0f} s after the {kill.name}")
     assert workers[0].returncode == 1, output
     assert "WorkerLostError" in output and "restart every worker" in output, output
-    workers[1].wait()
     saved = _latest_step(folders[0] / "ckpt")
     assert 4 <= saved < 12
     if not shared_folder:
@@ -168,20 +172,3 @@ def test_cli_workers_share_the_work_and_only_the_chief_writes(tmp_path):
         assert (tmp_path / "run0" / name).exists()
         assert not (tmp_path / "run1" / name).exists()
 
-
-@pytest.mark.slow
-def test_sigterm_ends_a_worker_at_once_and_the_other_follows(tmp_path):
-    # TensorFlow's multi-worker runtime catches SIGTERM itself; ours must still end
-    ports = free_ports(2)
-    workers = [start("finetune", tmp_path, i, ports, "--checkpoints", str(tmp_path / "ckpt"),
-                     "--slow") for i in range(2)]
-    deadline = time.time() + 240
-    while _latest_step(tmp_path / "ckpt") < 2:
-        assert all(w.poll() is None for w in workers), "a worker ended early"
-        assert time.time() < deadline, "no checkpoint in time"
-        time.sleep(0.1)
-    os.kill(workers[0].pid, signal.SIGTERM)
-    workers[0].communicate(timeout=30)
-    assert workers[0].returncode == -signal.SIGTERM
-    output, _ = workers[1].communicate(timeout=SURVIVOR_DEADLINE)
-    assert workers[1].returncode == 1 and "WorkerLostError" in output, output
