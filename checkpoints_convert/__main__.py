@@ -70,6 +70,9 @@ def parser():
 
 def main(argv=None):
     args = parser().parse_args(argv)
+    from videomae_tf.startup import quiet_start
+
+    quiet_start()
     try:
         from checkpoints_convert.converter import convert
 

@@ -18,8 +18,6 @@ import os
 import sys
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter, not ours
-
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 PROG = "videomae-tf"
@@ -476,6 +474,8 @@ COMMANDS = {
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="VideoMAE in Keras 3 / TensorFlow.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's start-up and C++ log lines (hidden by default)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, (help_text, add_arguments, _) in COMMANDS.items():
@@ -485,6 +485,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     """Run the command line; returns the exit code."""
+    from videomae_tf.startup import quiet_start
+
+    # before the parser: building it imports the recipes, and with them TensorFlow
+    quiet_start(verbose="--verbose" in (sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -28,7 +28,6 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 __all__ = ["DEMO_VIEWS", "demo_config", "demo_pretrain_config", "main", "run_demo"]
@@ -207,7 +206,12 @@ def main(argv=None) -> int:
     parser.add_argument("--train-per-class", type=int, help="training videos per class")
     parser.add_argument("--val-per-class", type=int, help="validation videos per class")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's start-up and C++ log lines")
     args = parser.parse_args(argv)
+    from videomae_tf.startup import quiet_start
+
+    quiet_start(verbose=args.verbose)
     result = run_demo(args.output, epochs=args.epochs, pretrain=not args.from_scratch,
                       pretrain_epochs=args.pretrain_epochs, train_per_class=args.train_per_class,
                       val_per_class=args.val_per_class, quiet=args.quiet)

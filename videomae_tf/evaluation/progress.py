@@ -28,8 +28,9 @@ class _NoBar:
 
 
 def progress_bar(total: int | None = None, desc: str = "", unit: str = "it", enabled: bool = True):
-    """A context-managed bar with ``update(n)``; writes to stderr so stdout stays parseable."""
-    if not enabled:
+    """A context-managed bar with ``update(n)``; writes to stderr so stdout stays parseable.
+    Only on a terminal: on a file or pipe it would write a fragment per update."""
+    if not enabled or not getattr(sys.stderr, "isatty", lambda: False)():
         return _NoBar()
     try:
         from tqdm.auto import tqdm

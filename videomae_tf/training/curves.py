@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
-_PANEL_W, _PANEL_H, _MARGIN = 420, 300, 56
+_PANEL_W, _PANEL_H, _MARGIN = 420, 300, 66
 #: (column in log.csv, legend name, BGR colour)
 _PANELS = (
     ("loss", (("train_loss", "train", (200, 90, 30)), ("val_loss", "validation", (40, 40, 220)))),

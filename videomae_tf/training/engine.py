@@ -21,6 +21,7 @@ import tensorflow as tf
 from videomae_tf.training.checkpoint import TrainingCheckpoint, checkpoint_step
 from videomae_tf.training.logs import RunLog
 from videomae_tf.training.losses import classification_loss
+from videomae_tf.training.progress import TrainingProgress
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -87,13 +88,15 @@ class Trainer:
         checkpoint_every: also save every N optimizer steps (0: at epoch ends only).
         keep_checkpoints: how many to keep.
         log_dir: TensorBoard + log.csv (None: no logs). log_every: steps between scalars.
-        progress: show a progress bar per epoch.
+        curves_path: where ``fit`` draws the run's curves (loss, top-1, lr) from log.csv.
+        progress: show progress: a live bar per epoch on a terminal, plain lines on a
+            file or pipe (``progress.TrainingProgress``).
     """
 
     def __init__(self, model, optimizer, *, strategy=None, distribution=None,
                  label_smoothing=0.0, loss_fn=None, accum_steps=1, jit_compile=True,
                  checkpoint_dir=None, checkpoint_every=0, keep_checkpoints=3, log_dir=None,
-                 log_every=10, progress=True):
+                 log_every=10, curves_path=None, progress=True):
         self.model = model
         self.optimizer = optimizer
         loss_fn = loss_fn or (lambda y, logits: classification_loss(y, logits, label_smoothing))
@@ -106,8 +109,9 @@ class Trainer:
         self.chief = self.steps.chief
         self.checkpoint_every = int(checkpoint_every or 0)
         self.log_every = int(log_every)
-        self.progress = progress
+        self.progress = TrainingProgress(enabled=bool(progress) and self.chief)
         self.log = RunLog(log_dir if self.chief else None)
+        self.curves_path = curves_path
         self.checkpoint = None
         if checkpoint_dir is not None:
             with self.steps.scope():
@@ -234,6 +238,8 @@ class Trainer:
                 f"{self.step + 1} ({str(e.message).strip().splitlines()[0][:160]}); restart every "
                 f"worker with resume 'auto' to continue from "
                 f"{latest or 'the last checkpoint'}") from None
+        if self.curves_path is not None:
+            self.log.curves(self.curves_path, f"{type(self.model).__name__}: training curves")
         return dict(step=self.step, history=history,
                     checkpoint=self.checkpoint.latest if self.checkpoint else None)
 
@@ -245,7 +251,7 @@ class Trainer:
             started = time.time()
             done = self.step - epoch * steps_per_epoch
             iterator = self.steps.distribute(data_for, epoch, done, data_per_worker)
-            bar = keras.utils.Progbar(steps_per_epoch, stateful_metrics=["lr"]) if self.progress else None
+            self.progress.start_epoch(epoch, epochs, steps_per_epoch, done)
             sums = {}
             for batch_index in range(done, steps_per_epoch):
                 try:
@@ -259,9 +265,7 @@ class Trainer:
                     self._stop_on_nonfinite(logs["loss"])
                 self.step += 1
                 sums = {k: sums.get(k, 0.0) + logs[k] for k in ("loss", "top1") if k in logs}
-                if bar is not None:
-                    bar.update(batch_index + 1,
-                               [(k, logs[k]) for k in ("loss", "top1", "lr") if k in logs])
+                self.progress.step(batch_index + 1, logs)
                 if self.step % self.log_every == 0:
                     self.log.scalars(self.step, logs, "train")
                 if self.checkpoint and self.checkpoint_every and self.step % self.checkpoint_every == 0:
@@ -280,6 +284,7 @@ class Trainer:
                 self.checkpoint.save(self.step)
             self.log.row(row)
             self.log.flush()
+            self.progress.end_epoch(row)
             history.append(row)
         return history
 

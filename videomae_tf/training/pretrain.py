@@ -17,7 +17,9 @@ model          ``{"arch": "vit_b" | ... | None, "version": "v1" | "v2", **VideoM
 num_frames, input_size, drop_path, normalize_target (official True)
 mask_type ("tube" | "random"), mask_ratio (official 0.9), decoder_mask_type (None for V1,
                "running_cell" for V2), decoder_mask_ratio (V2 0.5)
-data           train (annotation list; labels ignored), root, synthetic (render the demo
+data           train (annotation list; labels ignored), val (optional list: its first
+               video is the clip of the reconstruction pictures; default: the first
+               training video), root, synthetic (render the demo
                dataset: make_synthetic_dataset kwargs), sampler ("pretrain"),
                sampling_rate (4; SSV2 2), num_sample (views per decoded video; V2 4),
                decode_short_side, backend, num_parallel_calls
@@ -26,7 +28,9 @@ step), lr, min_lr, warmup_lr (BASE rates, x total batch / 256), warmup_epochs,
 warmup_steps, weight_decay, opt_betas (0.9, 0.95), opt_eps, clip_grad
 output_dir     run folder: config.json, checkpoints/, logs/, final.weights.h5 (+ .json)
 resume         "auto" (latest checkpoint in output_dir), a checkpoint path, or False
-checkpoint_every, keep_checkpoints, log_every, seed, strategy, model_parallel,
+visualize_every (epochs between TensorBoard pictures of a fixed clip's reconstruction;
+               0: none), checkpoint_every, keep_checkpoints, log_every, seed, strategy,
+model_parallel,
 collective_timeout, precision, jit_compile, progress, steps_per_epoch (default: training
 views // total batch); the engine keys are explained in ``finetune``'s doc
 
@@ -58,10 +62,11 @@ from videomae_tf.training.run import (
 
 # recipes.PRETRAIN_DEFAULTS (official run_mae_pretraining.py values) + the engine's keys.
 PRETRAIN_CONFIG_DEFAULTS = merge(PRETRAIN_DEFAULTS, dict(
-    data=dict(train=None, root=None, synthetic=None, sampler="pretrain", sampling_rate=4,
+    data=dict(train=None, val=None, root=None, synthetic=None, sampler="pretrain", sampling_rate=4,
               num_sample=1, decode_short_side=None, backend="auto", num_parallel_calls=None),
     update_freq=1,
     warmup_steps=-1,
+    visualize_every=1,  # epochs between reconstruction pictures in TensorBoard (0: none)
     **RUN_DEFAULTS,
 ))
 
@@ -182,6 +187,45 @@ def pretrain_data(cfg, records, global_batch, model):
     return train_data
 
 
+def reconstruction_logger(cfg, model, record, trainer, steps_per_epoch):
+    """A step callback that logs the reconstruction picture of ``record``'s clip (a fixed
+    mask) to TensorBoard every ``visualize_every`` epochs, on the chief; None when off or
+    when the clip cannot be read (said on stderr)."""
+    every = cfg["visualize_every"]
+    if not every or not trainer.chief or record is None:
+        return None
+    import sys
+    from pathlib import Path
+
+    import numpy as np
+
+    from videomae_tf import masking
+    from videomae_tf.visualize import read_video_clip, reconstruct_clip, reconstruction_figures
+
+    try:
+        clip, indices = read_video_clip(record.path, cfg["num_frames"], cfg["input_size"],
+                                        sampling_rate=cfg["data"]["sampling_rate"],
+                                        backend=cfg["data"]["backend"])
+    except (OSError, ValueError, RuntimeError) as e:
+        print(f"pretrain: no reconstruction pictures ({record.path}: {e})", file=sys.stderr)
+        return None
+    mask = masking.make_mask(cfg["mask_type"], model.encoder.grid, cfg["mask_ratio"],
+                             np.random.default_rng(0))
+    name = Path(record.path).stem
+
+    def log_picture(step, logs):
+        if step % (steps_per_epoch * every):
+            return
+        videos, loss = reconstruct_clip(model, clip, mask)
+        picture, _ = reconstruction_figures(
+            videos, title=f"{name}: reconstruction at step {step}",
+            subtitle=f"{cfg['mask_type']} mask, ratio {cfg['mask_ratio']:g}   loss {loss:.4f}",
+            frame_indices=indices)
+        trainer.log.image(step, "reconstruction", picture)
+
+    return log_picture
+
+
 def pretrain(config, callback=None):
     """Pretrain a masked autoencoder as ``config`` says (see the module doc).
 
@@ -193,15 +237,19 @@ def pretrain(config, callback=None):
     ``callback(step, logs)`` (optional) is called after every optimizer step.
     """
     cfg = resolve_pretrain_config(config)
-    records, _ = data_lists(cfg, "pretrain")
+    records, val_records = data_lists(cfg, "pretrain")
     plan = plan_run(cfg, len(records) * cfg["data"]["num_sample"],
                     f"{len(records)} videos x {cfg['data']['num_sample']} views")
     model, optimizer = build_model_and_optimizer(cfg, plan, lambda: build_pretrainer(cfg), None)
     trainer = make_trainer(cfg, plan, model, optimizer, loss_fn=pretraining_loss_fn(model))
     step_losses = []
+    picture = reconstruction_logger(cfg, model, (val_records or records or [None])[0], trainer,
+                                    plan.steps_per_epoch)
 
     def after_step(step, logs):
         step_losses.append(logs["loss"])
+        if picture is not None:
+            picture(step, logs)
         if callback is not None:
             callback(step, logs)
 

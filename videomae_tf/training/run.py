@@ -183,5 +183,6 @@ def make_trainer(cfg, plan, model, optimizer, **kwargs):
         model, optimizer, strategy=plan.strategy, distribution=plan.distribution, accum_steps=cfg["update_freq"],
         jit_compile=cfg["jit_compile"], checkpoint_dir=plan.out / "checkpoints",
         checkpoint_every=cfg["checkpoint_every"], keep_checkpoints=cfg["keep_checkpoints"],
-        log_dir=plan.out / "logs", log_every=cfg["log_every"], progress=cfg["progress"],
+        log_dir=plan.out / "logs", log_every=cfg["log_every"],
+        curves_path=plan.out / "curves.png", progress=cfg["progress"],
         **kwargs)
