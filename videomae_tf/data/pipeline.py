@@ -62,6 +62,31 @@ log = logging.getLogger(__name__)
 AUTOTUNE = tf.data.AUTOTUNE
 
 
+class NoReadableVideoError(ValueError):
+    """A repeating pipeline went through its whole list without reading one video."""
+
+
+class _FailureStreak:
+    """Counts decode failures since the last success; past ``limit`` no video of the
+    list can be read (a wrong root, all files corrupt) and a repeating pipeline would
+    spin for ever, so it raises instead."""
+
+    def __init__(self, limit: int, source: str):
+        self.limit, self.source, self.count = limit, source, 0
+        self._lock = threading.Lock()
+
+    def success(self) -> None:
+        self.count = 0
+
+    def failure(self, error: VideoDecodeError) -> None:
+        with self._lock:
+            self.count += 1
+            if self.count >= self.limit:
+                raise NoReadableVideoError(
+                    f"no video of {self.source} could be read: {self.count} attempts in a row "
+                    f"failed (last: {error}); check the list's paths and the data root")
+
+
 class DecodeErrorLog:
     """Thread-safe tally of videos that failed to decode; logs each file once.
 
@@ -172,6 +197,13 @@ def video_dataset(records: Sequence[VideoRecord], load: Callable, specs: Sequenc
     if not records:
         raise ValueError("no records to load")
     error_log = error_log if error_log is not None else DecodeErrorLog()
+    pipelines = input_context.num_input_pipelines if input_context is not None else 1
+    shard = -(-len(records) // pipelines)
+    # repeating for ever, a list with no readable video would spin: stop after a failure
+    # run longer than two passes can hold with one good file (a good file first in one
+    # pass and last in the next leaves 2 * shard - 2 failures between its reads)
+    limit = 2 * shard - 1 if repeat is True else float("inf")
+    streak = _FailureStreak(limit, f"the {shard} videos of this input pipeline")
     specs = list(specs)
     empty = [np.zeros((0,) + tuple(s.shape), s.dtype.as_numpy_dtype) for s in specs]
 
@@ -184,9 +216,11 @@ def video_dataset(records: Sequence[VideoRecord], load: Callable, specs: Sequenc
             if on_error == "raise":  # without the decoder's own chained traceback
                 raise VideoDecodeError(e.path, e.reason) from None
             error_log.add(e)
+            streak.failure(e)
             return empty
         except Exception as e:  # not the file's fault: a bug or a bad setting; name the file
             raise RuntimeError(f"preparing '{path}' failed: {type(e).__name__}: {e}") from e
+        streak.success()
         arrays = [np.asarray(a, s.dtype.as_numpy_dtype) for a, s in zip(arrays, specs)]
         for array, spec in zip(arrays, specs):
             if array.shape[1:] != tuple(spec.shape) or len(array) != len(arrays[0]):

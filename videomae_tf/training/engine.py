@@ -37,6 +37,16 @@ _PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
                 tf.errors.CancelledError, tf.errors.AbortedError)
 
 
+def _raise_input_error(error):
+    """Re-raise a Python input-pipeline error carried in a TensorFlow error as its own
+    one line (a list with no readable video); anything else as it is."""
+    marker = "NoReadableVideoError: "
+    message = str(getattr(error, "message", error))
+    if marker not in message:
+        raise error
+    raise ValueError(message.split(marker, 1)[1].splitlines()[0]) from None
+
+
 class WorkerDisagreementError(RuntimeError):
     """The workers of a multi-worker run do not describe the same run or checkpoint."""
 
@@ -261,6 +271,8 @@ class Trainer:
                         f"the training data of epoch {epoch} ended after {batch_index} batches; "
                         f"steps_per_epoch is {steps_per_epoch}"
                     ) from None
+                except tf.errors.OpError as e:
+                    _raise_input_error(e)
                 if not math.isfinite(logs["loss"]):
                     self._stop_on_nonfinite(logs["loss"])
                 self.step += 1

@@ -42,6 +42,17 @@ def resolve_config(config):
     return resolve_run_config(config, FINETUNE_DEFAULTS, "finetune")
 
 
+def _check_labels(cfg, records, key):
+    """Every label must be a class of the model: 0 <= label < num_classes (a larger one
+    would train silently wrong: clamped under XLA)."""
+    bad = next((r for r in records if r.label is None or not 0 <= r.label < cfg["num_classes"]),
+               None)
+    if bad is not None:
+        raise ValueError(f"{key}: {bad.path} has the label {bad.label}, but num_classes is "
+                         f"{cfg['num_classes']}: labels must be 0..{cfg['num_classes'] - 1} "
+                         f"(fix the list or set num_classes)")
+
+
 def build_classifier(cfg):
     """The classifier the config describes (build it under the strategy scope)."""
     options = dict(cfg["model"] or {})
@@ -93,6 +104,8 @@ def finetune(config):
     """
     cfg = resolve_config(config)
     train_records, val_records = data_lists(cfg, "finetune")
+    _check_labels(cfg, train_records, "data.train")
+    _check_labels(cfg, val_records or [], "data.val")
     plan = plan_run(cfg, len(train_records) * cfg["data"]["num_sample"],
                     f"{len(train_records)} training videos")
 

@@ -107,7 +107,30 @@ def data_lists(cfg, command):
         raise ValueError(f"{command} needs data.train (an annotation list) or data.synthetic")
     train_records = read_annotations(train, root=root)
     val_records = read_annotations(val, root=root) if val else None
+    for name, records in ((train, train_records), (val, val_records)):
+        _check_listed_files(name, records, root)
     return train_records, val_records
+
+
+def _check_listed_files(list_path, records, root):
+    """Stop when no video of a list exists (a wrong data root, say): training would find
+    nothing to read; warn when some are missing (they are skipped)."""
+    import sys
+
+    from videomae_tf.data.annotations import check_files
+
+    if not records:
+        if records is not None:
+            raise ValueError(f"{list_path} lists no videos")
+        return
+    missing = check_files(records, raise_error=False)
+    where = f" under data root {root}" if root else ""
+    if len(missing) == len(records):
+        raise FileNotFoundError(f"none of the {len(records)} videos listed in {list_path} exist"
+                                f"{where} (first: {missing[0]}); check data.root / --data-root")
+    if missing:
+        print(f"warning: {len(missing)} of {len(records)} videos listed in {list_path} do not "
+              f"exist and will be skipped (first: {missing[0]})", file=sys.stderr)
 
 
 def _placement(cfg):

@@ -1,0 +1,64 @@
+"""Bad training data stops a run at once with one line naming it, instead of a hang or
+silently wrong training."""
+
+import pytest
+
+from videomae_tf.training import finetune
+from videomae_tf.training.pretrain import pretrain
+from videomae_tf.training.recipes import get_recipe
+
+TINY = dict(model=dict(arch=None, patch_size=16, tubelet_size=2, embed_dim=32, depth=1,
+                       num_heads=2), num_frames=4, input_size=32, epochs=1, batch_size=2,
+            progress=False, jit_compile=False, resume=False, warmup_epochs=0)
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    from videomae_tf.data import make_synthetic_dataset
+
+    return make_synthetic_dataset(tmp_path_factory.mktemp("synthetic"), num_train_per_class=1,
+                                  num_val_per_class=1)
+
+
+def _config(tmp_path, train, root, **overrides):
+    config = get_recipe("synthetic")
+    config.update(TINY, output_dir=str(tmp_path / "run"), **overrides)
+    config["data"] = dict(config["data"], train=str(train), val=None, root=str(root),
+                          synthetic=None)
+    return config
+
+
+def test_a_wrong_data_root_stops_before_training(videos, tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"none of the 8 videos listed in .* exist under "
+                                                r"data root .*nowhere"):
+        finetune(_config(tmp_path, videos["train"], tmp_path / "nowhere"))
+
+
+def test_labels_beyond_num_classes_are_refused(videos, tmp_path):
+    with pytest.raises(ValueError, match=r"data.train: .* has the label [5-7], but num_classes is 5"):
+        finetune(_config(tmp_path, videos["train"], videos["root"], num_classes=5))
+
+
+@pytest.mark.parametrize("command", ["finetune", "pretrain"])
+def test_a_list_of_unreadable_videos_stops_instead_of_spinning(videos, tmp_path, command):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    lines = []
+    for i in range(3):
+        (broken / f"v{i}.mp4").write_bytes(b"not a video" * 10)
+        lines.append(f"v{i}.mp4 {i}")
+    (tmp_path / "train.txt").write_text("\n".join(lines) + "\n")
+    config = _config(tmp_path, tmp_path / "train.txt", broken)
+    if command == "pretrain":
+        from videomae_tf.training.pretrain import get_pretrain_config
+        from videomae_tf.training.recipes import merge
+
+        config = merge(get_pretrain_config("synthetic"), dict(
+            model=dict(patch_size=8, tubelet_size=2, embed_dim=32, depth=1, num_heads=2,
+                       decoder_embed_dim=16, decoder_depth=1, decoder_num_heads=2),
+            num_frames=4, input_size=32, batch_size=2, epochs=1, progress=False, warmup_epochs=0,
+            output_dir=str(tmp_path / "pt"), resume=False,
+            data=dict(train=str(tmp_path / "train.txt"), root=str(broken), synthetic=None)))
+    run = finetune if command == "finetune" else pretrain
+    with pytest.raises(ValueError, match=r"no video of the 3 videos .* could be read: \d+ attempts in a row failed"):
+        run(config)
