@@ -197,8 +197,23 @@ def _check_outputs(output, keras_path, saved_model):
         raise ConversionError(f"--output must end in .weights.h5, got {output}")
     if keras_path is not None and not str(keras_path).endswith(".keras"):
         raise ConversionError(f"--keras must end in .keras, got {keras_path}")
-    if saved_model is not None and Path(saved_model).exists() and not Path(saved_model).is_dir():
-        raise ConversionError(f"--saved-model {saved_model} exists and is not a folder")
+    from videomae_tf.models.transfer import sidecar_path
+
+    files = [(flag, Path(path)) for flag, path in (("--output", output), ("--keras", keras_path))
+             if path is not None]
+    if output is not None:
+        files.append(("the sidecar of --output", sidecar_path(Path(output))))
+    for flag, path in files:
+        if path.is_dir():
+            raise ConversionError(f"{flag} {path} is a folder; give a file name (nothing was "
+                                  f"written or deleted)")
+    if saved_model is not None:
+        folder = Path(saved_model)
+        if folder.exists() and not folder.is_dir():
+            raise ConversionError(f"--saved-model {folder} exists and is not a folder")
+        if folder.is_dir() and any(folder.iterdir()):
+            raise ConversionError(f"--saved-model {folder} exists and is not empty; choose a new "
+                                  f"folder (nothing was written or deleted)")
 
 
 def _build(task, config):
@@ -382,8 +397,8 @@ def write_outputs(model, output, keras_path, saved_model, metadata):
         raise ConversionError(f"writing the outputs failed ({type(error).__name__}: {error}); "
                               f"nothing was written") from error
     for tmp, final in staged:
-        if Path(final).is_dir():
-            shutil.rmtree(final)
+        if Path(final).is_dir():  # an empty folder (checked before the conversion)
+            Path(final).rmdir()
         os.replace(tmp, final)
     return [str(final) for _, final in staged]
 

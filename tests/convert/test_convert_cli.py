@@ -51,3 +51,24 @@ def test_module_entry_point_help():
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0
     assert "--output" in done.stdout and "--saved-model" in done.stdout
+
+
+def test_existing_folders_are_never_overwritten(hf_cls_folder, tmp_path, capsys):
+    keep = tmp_path / "mine"
+    keep.mkdir()
+    (keep / "notes.txt").write_text("my own file")
+    folder_keras = tmp_path / "folder.keras"
+    folder_weights = tmp_path / "folder.weights.h5"
+    for folder in (folder_keras, folder_weights):
+        folder.mkdir()
+    out = str(tmp_path / "m.weights.h5")
+    cases = {"--saved-model": ["--output", out, "--saved-model", str(keep)],
+             "--keras": ["--output", out, "--keras", str(folder_keras)],
+             "--output": ["--output", str(folder_weights)]}
+    for flag, args in cases.items():
+        assert main([str(hf_cls_folder), *args, "--no-progress"]) == 1
+        error = capsys.readouterr().err
+        assert flag in error and "nothing was written or deleted" in error, error
+    assert (keep / "notes.txt").read_text() == "my own file"
+    assert folder_keras.is_dir() and folder_weights.is_dir()
+    assert not (tmp_path / "m.weights.h5").exists()
