@@ -62,3 +62,19 @@ def test_a_list_of_unreadable_videos_stops_instead_of_spinning(videos, tmp_path,
     run = finetune if command == "finetune" else pretrain
     with pytest.raises(ValueError, match=r"no video of the 3 videos .* could be read: \d+ attempts in a row failed"):
         run(config)
+
+
+def test_resuming_a_run_with_another_setting_is_refused_and_loses_nothing(videos, tmp_path):
+    config = _config(tmp_path, videos["train"], videos["root"], num_classes=8)
+    config.update(resume="auto", batch_size=4)
+    finetune(config)
+    record = (tmp_path / "run" / "config.json").read_text()
+    changed = dict(config, lr=config["lr"] * 10)
+    with pytest.raises(ValueError, match=r"holds a run with lr=.*this one asks for lr=.*new "
+                                         r"output folder"):
+        finetune(changed)
+    with pytest.raises(ValueError, match="num_classes is 5"):  # fails while setting up
+        finetune(dict(config, num_classes=5))
+    assert (tmp_path / "run" / "config.json").read_text() == record
+    longer = finetune(dict(config, epochs=2))  # more epochs: the same run, continued
+    assert longer["step"] == 2 * longer["steps_per_epoch"]

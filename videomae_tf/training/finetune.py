@@ -33,6 +33,7 @@ from videomae_tf.training.run import (
     data_lists,
     make_trainer,
     plan_run,
+    record_config,
     resolve_run_config,
 )
 
@@ -121,6 +122,7 @@ def finetune(config):
                            label_smoothing=0.0 if mixup_on else cfg["smoothing"])  # mixup targets carry it
     train_data, val_data = _datasets(cfg, train_records, val_records, plan.per_replica_batch,
                                      plan.total_batch)
+    record_config(cfg, plan)
     result = trainer.fit(train_data, epochs=cfg["epochs"], steps_per_epoch=plan.steps_per_epoch,
                          val_data=val_data, resume=cfg["resume"], eval_every=cfg["eval_every"],
                          data_per_worker=True)

@@ -57,6 +57,7 @@ from videomae_tf.training.run import (
     data_lists,
     make_trainer,
     plan_run,
+    record_config,
     resolve_run_config,
 )
 
@@ -242,6 +243,7 @@ def pretrain(config, callback=None):
                     f"{len(records)} videos x {cfg['data']['num_sample']} views")
     model, optimizer = build_model_and_optimizer(cfg, plan, lambda: build_pretrainer(cfg), None)
     trainer = make_trainer(cfg, plan, model, optimizer, loss_fn=pretraining_loss_fn(model))
+    record_config(cfg, plan)
     step_losses = []
     picture = reconstruction_logger(cfg, model, (val_records or records or [None])[0], trainer,
                                     plan.steps_per_epoch)

@@ -154,7 +154,8 @@ def _placement(cfg):
 
 
 def plan_run(cfg, num_examples, what):
-    """The run plan for ``num_examples`` examples an epoch; the chief writes ``config.json``.
+    """The run plan for ``num_examples`` examples an epoch; on the chief, a folder being
+    resumed must hold the same run (``check_resumed_config``).
 
     ``what`` names the examples in the error raised when they make no batch.
     """
@@ -168,7 +169,7 @@ def plan_run(cfg, num_examples, what):
         raise ValueError(f"{what} make no batch of {total_batch}")
     warmup = cfg["warmup_steps"] if cfg["warmup_steps"] > 0 else cfg["warmup_epochs"] * steps_per_epoch
     if index == 0:
-        (out / "config.json").write_text(json.dumps(cfg, indent=2, sort_keys=True, default=str))
+        check_resumed_config(cfg, out)
     plan = RunPlan(out=out, strategy=strategy, distribution=distribution,
                    precision=resolve_precision(cfg["precision"], strategy), replicas=replicas,
                    workers=workers, worker_index=index, per_replica_batch=per_replica_batch,
@@ -178,6 +179,63 @@ def plan_run(cfg, num_examples, what):
     if cfg["progress"] or workers > 1:
         print(plan.describe(), flush=True)
     return plan
+
+
+#: Config keys a resumed run may change: how it runs, not what it trains.
+RESUMABLE_CHANGES = frozenset((
+    "resume", "progress", "epochs", "output_dir", "log_every", "checkpoint_every",
+    "keep_checkpoints", "collective_timeout", "jit_compile", "visualize_every", "eval_every",
+    "val_batch_size", "data.num_parallel_calls", "data.backend", "data.root"))
+
+
+def _flat(config, prefix=""):
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and key in ("data", "model"):
+            out.update(_flat(value, f"{key}."))
+        else:
+            out[prefix + key] = value
+    return out
+
+
+def check_resumed_config(cfg, out):
+    """Resuming ('auto') a run folder that holds checkpoints continues THAT run: a key
+    (other than ``RESUMABLE_CHANGES``) set differently from its ``config.json`` is an
+    error naming it, never trained silently with the old state or written over."""
+    import tensorflow as tf
+
+    previous = out / "config.json"
+    if cfg["resume"] != "auto" or not previous.is_file():
+        return
+    if tf.train.latest_checkpoint(str(out / "checkpoints")) is None:
+        return
+    try:
+        old = _flat(json.loads(previous.read_text()))
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{previous} cannot be read ({e}); it describes the run whose "
+                         f"checkpoints are in {out}") from None
+    new = _flat(json.loads(json.dumps(cfg, default=str)))
+    changed = sorted(k for k in set(old) & set(new)
+                     if k not in RESUMABLE_CHANGES and old[k] != new[k])
+    if changed:
+        key = changed[0]
+        raise ValueError(
+            f"{out} holds a run with {key}={json.dumps(old[key])}, this one asks for "
+            f"{key}={json.dumps(new[key])}" + (f" (and {len(changed) - 1} more keys)" if
+                                               len(changed) > 1 else "") +
+            ": resuming continues the saved run; use a new output folder, or resume=false "
+            "to start again there")
+
+
+def record_config(cfg, plan):
+    """Write the run's ``config.json`` (chief only, via a temporary name), once the run can
+    start: a run that fails while being set up leaves the previous record alone."""
+    if not plan.chief:
+        return
+    path = plan.out / "config.json"
+    partial = path.with_name(".config.json.partial")
+    partial.write_text(json.dumps(cfg, indent=2, sort_keys=True, default=str))
+    os.replace(partial, path)
 
 
 def build_model_and_optimizer(cfg, plan, build_model, layer_decay):
