@@ -78,3 +78,36 @@ def test_resuming_a_run_with_another_setting_is_refused_and_loses_nothing(videos
     assert (tmp_path / "run" / "config.json").read_text() == record
     longer = finetune(dict(config, epochs=2))  # more epochs: the same run, continued
     assert longer["step"] == 2 * longer["steps_per_epoch"]
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("epochs", "abc", "epochs='abc'; expected an integer >= 1"),
+    ("epochs", 1.5, "epochs=1.5; expected an integer >= 1"),
+    ("batch_size", 0, "batch_size=0; expected an integer >= 1"),
+    ("lr", float("nan"), "lr=nan; expected a number > 0"),
+    ("smoothing", 2, "smoothing=2; expected a number >= 0 and < 1"),
+    ("data.num_sample", 0, "data.num_sample=0; expected an integer >= 1"),
+    ("mask_ratio", 1.0, "mask_ratio=1.0; expected a number > 0 and < 1"),
+])
+def test_bad_values_are_named_before_any_work(key, value, expected, tmp_path):
+    from videomae_tf.training.finetune import resolve_config
+    from videomae_tf.training.pretrain import resolve_pretrain_config
+
+    resolve = resolve_pretrain_config if key == "mask_ratio" else resolve_config
+    config = {"output_dir": str(tmp_path)}
+    section, _, name = key.rpartition(".")
+    (config.setdefault(section, {}) if section else config)[name] = value
+    with pytest.raises(ValueError, match=expected.replace("(", r"\(").replace(")", r"\)")):
+        resolve(config)
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_the_cli_reports_a_bad_value_as_a_usage_error(tmp_path, capsys):
+    from videomae_tf.cli import main
+
+    code = main(["finetune", "--recipe", "synthetic", "--output", str(tmp_path / "run"),
+                 "--batch-size", "0"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        "videomae-tf finetune: error: finetune config: batch_size=0; expected an integer >= 1"]

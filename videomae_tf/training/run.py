@@ -17,6 +17,7 @@ from videomae_tf.training.distribute import (
     worker_count,
     worker_index,
 )
+from videomae_tf.training.config_checks import check_values
 from videomae_tf.training.engine import Trainer
 from videomae_tf.training.optimizer import make_optimizer, scaled_lr
 from videomae_tf.training.recipes import merge
@@ -86,6 +87,7 @@ def resolve_run_config(config, defaults, command):
         raise KeyError(f"unknown {command} config keys {unknown}; known: {sorted(defaults)}"
                        f" and data.{{{', '.join(sorted(defaults['data']))}}}")
     cfg = merge(defaults, config)
+    check_values(cfg, command)
     if not cfg["output_dir"]:
         raise ValueError(f"{command} needs output_dir (checkpoints, logs and weights go there)")
     return cfg
