@@ -195,8 +195,3 @@ def worker_index(strategy):
 def worker_count(strategy):
     """How many worker processes the strategy spans (1 outside multi-worker)."""
     return _cluster_position(strategy)[1]
-
-
-def is_chief(strategy):
-    """True on the worker that writes checkpoints and logs (always, outside multi-worker)."""
-    return worker_index(strategy) == 0
