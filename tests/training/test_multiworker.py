@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import tensorflow as tf
+
+from training_helpers import latest_step
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
@@ -88,10 +89,6 @@ def test_two_workers_equal_one_process(mode, single_runs, tmp_path):
     assert max_diff(chief, start_weights) > 1e-3  # the weights did train
 
 
-def _latest_step(directory):
-    latest = tf.train.latest_checkpoint(str(directory))
-    return int(latest.rsplit("-", 1)[1]) if latest else 0
-
 
 @pytest.mark.slow
 @pytest.mark.parametrize("shared_folder", [False, True], ids=["own_folders", "shared_folder"])
@@ -103,7 +100,7 @@ def test_killed_worker_stops_the_other_and_both_resume(shared_folder, single_run
     workers = [start("finetune", folders[i], i, ports, "--checkpoints",
                      str(folders[i] / "ckpt"), "--slow") for i in range(2)]
     deadline = time.time() + 240
-    while _latest_step(folders[0] / "ckpt") < 4:  # 12 steps in all, a checkpoint every 2
+    while latest_step(folders[0] / "ckpt") < 4:  # 12 steps in all, a checkpoint every 2
         assert all(w.poll() is None for w in workers), "a worker ended early"
         assert time.time() < deadline, "no checkpoint in time"
         time.sleep(0.1)
@@ -118,7 +115,7 @@ def test_killed_worker_stops_the_other_and_both_resume(shared_folder, single_run
     print(f"survivor exited {time.time() - killed:.0f} s after the {kill.name}")
     assert workers[0].returncode == 1, output
     assert "WorkerLostError" in output and "restart every worker" in output, output
-    saved = _latest_step(folders[0] / "ckpt")
+    saved = latest_step(folders[0] / "ckpt")
     assert 4 <= saved < 12
     if not shared_folder:
         assert not list(folders[1].glob("ckpt/ckpt-*")), "only the chief keeps checkpoints"

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from training_helpers import tiny_classifier
+from training_helpers import tiny_classifier, latest_step
 
 from videomae_tf.training import TrainingCheckpoint, make_optimizer
 
@@ -27,22 +26,18 @@ def _child(mode, directory):
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def _latest_step(directory):
-    latest = tf.train.latest_checkpoint(str(directory))
-    return int(latest.rsplit("-", 1)[1]) if latest else 0
-
 
 @pytest.mark.slow
 def test_sigkill_then_resume_equals_uninterrupted_run(tmp_path):
     child = _child("train", tmp_path)
     deadline = time.time() + 240
-    while _latest_step(tmp_path / "ckpt") < 4:  # mid-run: 12 steps in all
+    while latest_step(tmp_path / "ckpt") < 4:  # mid-run: 12 steps in all
         assert child.poll() is None, f"child ended early:\n{child.stdout.read()}"
         assert time.time() < deadline, "no checkpoint in time"
         time.sleep(0.1)
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
-    killed_at = _latest_step(tmp_path / "ckpt")
+    killed_at = latest_step(tmp_path / "ckpt")
     assert 4 <= killed_at < 12, "the child should die mid-run"
 
     resumed = _child("resume", tmp_path)

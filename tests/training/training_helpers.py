@@ -19,3 +19,13 @@ def tiny_data(n=32, seed=0, num_classes=4, dtype="float32"):
     labels = (np.arange(n) % num_classes).astype("int32")
     clips[np.arange(n), :, :8, :8, 0] += 2.0 * labels[:, None, None, None]
     return clips, labels
+
+
+def latest_step(directory):
+    """The step of the newest checkpoint in ``directory`` (0 without one)."""
+    import tensorflow as tf
+
+    from videomae_tf.training.checkpoint import checkpoint_step
+
+    latest = tf.train.latest_checkpoint(str(directory))
+    return checkpoint_step(latest) if latest else 0

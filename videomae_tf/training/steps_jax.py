@@ -33,7 +33,6 @@ class JaxSteps:
                             "mixed_bfloat16")
         self.model = model
         self.optimizer = optimizer
-        self.inner_optimizer = optimizer
         self.loss_fn = loss_fn
         self.distribution = distribution
         self.replicas = distribution_replicas(distribution)
