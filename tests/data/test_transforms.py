@@ -1,6 +1,5 @@
 """Clip transforms: crop geometry, RandAugment, erasing, normalisation, mixup/cutmix."""
 
-import math
 
 import cv2
 import numpy as np

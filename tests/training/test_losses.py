@@ -1,7 +1,6 @@
 """Soft-target and label-smoothed cross entropy against hand computation."""
 
 import numpy as np
-import pytest
 
 from videomae_tf.training import (
     classification_loss, label_smoothing_cross_entropy, soft_target_cross_entropy,

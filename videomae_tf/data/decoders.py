@@ -44,7 +44,7 @@ import importlib.util
 import os
 import re
 import threading
-from typing import Callable, Sequence, TypeVar
+from typing import Callable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
@@ -219,6 +219,14 @@ class _PyAV:
                     break
         return _assemble(self._path, indices, frames, decoded, self.num_frames)
 
+    def iter_frames(self):
+        with self._av.open(self._path) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            stream.codec_context.thread_count = self._threads
+            for frame in container.decode(stream):
+                yield self._to_rgb(frame)
+
     def _to_rgb(self, frame):
         rotation = int(getattr(frame, "rotation", 0) or 0) % 360
         width, height = self._size
@@ -253,8 +261,25 @@ class _OpenCV:
             raise VideoDecodeError(self._path, "OpenCV could not open the file")
         return cap
 
+    def iter_frames(self):
+        cap = self._open()
+        try:
+            while True:
+                ok, bgr = cap.read()
+                if not ok:
+                    return
+                yield self._rgb(bgr)
+        finally:
+            cap.release()
+
+    def _rgb(self, bgr):
+        rgb = self._cv2.cvtColor(bgr, self._cv2.COLOR_BGR2RGB)
+        width, height = self._size
+        if width and height:
+            rgb = self._cv2.resize(rgb, (width, height), interpolation=self._cv2.INTER_AREA)
+        return rgb
+
     def get_batch(self, indices):
-        cv2 = self._cv2
         wanted = set(int(i) for i in indices)
         last = max(wanted)
         frames, decoded = {}, 0
@@ -265,11 +290,7 @@ class _OpenCV:
                     ok, bgr = cap.retrieve()
                     if not ok:
                         break
-                    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-                    width, height = self._size
-                    if width and height:
-                        rgb = cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
-                    frames[decoded] = rgb
+                    frames[decoded] = self._rgb(bgr)
                 decoded += 1
         finally:
             cap.release()
@@ -398,6 +419,28 @@ class VideoReader:
                              f"with {self.num_frames} frames")
         return run_with_timeout(lambda: self._impl.get_batch(indices.tolist()), self.timeout,
                                 self.path, f"decoding {indices.size} frames with {self.backend}")
+
+    def iter_frames(self, chunk: int = 32) -> Iterator[np.ndarray]:
+        """Every frame in order, one uint8 ``(H, W, 3)`` RGB array at a time, never holding
+        more than ``chunk`` of them: for long videos that must not be loaded whole. PyAV
+        and OpenCV decode sequentially; decord and frame folders read ``chunk`` frames per
+        ``get_batch``. Decode errors raise :class:`VideoDecodeError`."""
+        native = getattr(self._impl, "iter_frames", None)
+        if native is None:
+            for start in range(0, self.num_frames, chunk):
+                yield from self.get_batch(range(start, min(start + chunk, self.num_frames)))
+            return
+        frames = native()
+        while True:
+            try:
+                frame = _wrap_errors(lambda: next(frames, None), self.path,
+                                     f"decoding with {self.backend}")
+            except VideoDecodeError:
+                frames.close()
+                raise
+            if frame is None:
+                return
+            yield frame
 
     def close(self) -> None:
         """Release the decoder."""

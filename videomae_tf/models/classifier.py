@@ -87,7 +87,11 @@ class VideoMAEClassifier(EncoderStack, keras.Model):
 
         This is the backbone output the MA-52 heads (I3D, TSN, frame-assisting) consume.
         """
-        tokens = self.forward_tokens(clip, training=training)
+        return self.token_map(self.forward_tokens(clip, training=training))
+
+    def token_map(self, tokens):
+        """The last block's tokens (from ``forward_tokens``) as the token map of
+        ``forward_token_map``: one pass of the blocks gives both it and ``pool(tokens)``."""
         if self.norm is not None:
             tokens = self.norm(tokens)
         tokens = tokens[:, self.num_prefix_tokens :]

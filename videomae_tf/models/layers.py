@@ -151,6 +151,14 @@ class Attention(layers.Layer):
         return config
 
 
+def gelu(x):
+    """Exact GELU as torch's ``nn.GELU`` computes it: ``x / 2 * (1 + erf(x / sqrt(2)))``.
+
+    Keras's TensorFlow ``gelu`` uses ``erfc``, which the ONNX exporter cannot translate;
+    this form exports to every format and equals torch's arithmetic."""
+    return 0.5 * x * (1.0 + ops.erf(x * (1.0 / math.sqrt(2.0))))
+
+
 class Mlp(layers.Layer):
     """fc1 -> exact (erf) GELU -> fc2."""
 
@@ -166,7 +174,7 @@ class Mlp(layers.Layer):
         self.fc2.build(tuple(input_shape[:-1]) + (self.hidden_dim,))
 
     def call(self, x):
-        return self.fc2(keras.activations.gelu(self.fc1(x), approximate=False))
+        return self.fc2(gelu(self.fc1(x)))
 
     def get_config(self):
         config = super().get_config()

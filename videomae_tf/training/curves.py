@@ -4,11 +4,12 @@
 
 import csv
 import math
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from videomae_tf.files import write_bytes_atomic
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _PANEL_W, _PANEL_H, _MARGIN = 420, 300, 66
@@ -94,7 +95,4 @@ def save_curves(log_csv, path, title="training curves"):
     ok, encoded = cv2.imencode(".png", image)
     if not ok:
         raise OSError(f"could not encode {path}")
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_bytes(encoded.tobytes())
-    os.replace(partial, path)
-    return path
+    return write_bytes_atomic(path, encoded.tobytes())

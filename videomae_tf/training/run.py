@@ -17,6 +17,7 @@ from videomae_tf.training.distribute import (
     worker_count,
     worker_index,
 )
+from videomae_tf.files import write_text_atomic
 from videomae_tf.training.config_checks import check_values
 from videomae_tf.training.engine import Trainer
 from videomae_tf.training.optimizer import make_optimizer, scaled_lr
@@ -234,10 +235,8 @@ def record_config(cfg, plan):
     start: a run that fails while being set up leaves the previous record alone."""
     if not plan.chief:
         return
-    path = plan.out / "config.json"
-    partial = path.with_name(".config.json.partial")
-    partial.write_text(json.dumps(cfg, indent=2, sort_keys=True, default=str))
-    os.replace(partial, path)
+    write_text_atomic(plan.out / "config.json",
+                      json.dumps(cfg, indent=2, sort_keys=True, default=str))
 
 
 def build_model_and_optimizer(cfg, plan, build_model, layer_decay):

@@ -1,0 +1,49 @@
+"""Writing outputs without ever leaving a half-written file under the final name.
+
+Every file a command produces is written to a hidden temporary name beside it and renamed
+into place only when complete, so an interrupted run, a full disk or a crash leaves the
+previous file (or no file) behind, never a truncated one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Iterator
+
+__all__ = ["partial_path", "replacing", "write_bytes_atomic", "write_text_atomic"]
+
+
+def partial_path(path: os.PathLike | str) -> Path:
+    """The temporary name ``path`` is written under: ``.partial.<name>`` beside it (hidden,
+    and with the same suffixes, which Keras and NumPy writers check)."""
+    path = Path(path)
+    return path.with_name(f".partial.{path.name}")
+
+
+@contextlib.contextmanager
+def replacing(path: os.PathLike | str) -> Iterator[Path]:
+    """``with replacing(out) as tmp: write(tmp)``: ``tmp`` becomes ``out`` on success and is
+    removed on failure (it is ours: nothing else is deleted)."""
+    path = Path(path)
+    tmp = partial_path(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def write_bytes_atomic(path: os.PathLike | str, data: bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary name; returns ``path``."""
+    with replacing(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def write_text_atomic(path: os.PathLike | str, text: str) -> Path:
+    """Write UTF-8 ``text`` to ``path`` through a temporary name; returns ``path``."""
+    return write_bytes_atomic(path, text.encode("utf-8"))
