@@ -13,7 +13,7 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PIP) install -q --upgrade pip
 	# torch first and pinned: a loose requirement would pull the CUDA build.
 	$(PIP) install -q "$(TORCH)"
-	$(PIP) install -q -e ".[convert,test,backends]" $(if $(TF),"$(TF)")
+	$(PIP) install -q -e ".[convert,test,backends,export]" $(if $(TF),"$(TF)")
 	touch $(STAMP)
 
 install: $(STAMP)

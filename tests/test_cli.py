@@ -129,6 +129,82 @@ def test_clear_errors(trained, data, tmp_path, capsys):
 
 def test_parser_lists_the_commands():
     text = build_parser().format_help()
-    for command in ("finetune", "evaluate", "predict", "export"):
+    for command in ("finetune", "evaluate", "predict", "export", "features", "linear-probe"):
         assert command in text
     assert main(["--help"]) == 0
+
+
+@pytest.mark.parametrize("fmt, module", [("onnx", "onnxruntime"), ("openvino", "openvino"),
+                                         ("litert", "ai_edge_litert")])
+def test_export_formats_run_in_their_own_runtime(trained, tmp_path, capsys, fmt, module):
+    pytest.importorskip(module, reason=f"{fmt} runtime not installed")
+    from videomae_tf import load_model
+    from videomae_tf.export import EXPORT_FORMATS, load_exported
+
+    assert main(["export", "--weights", str(trained), "--format", fmt,
+                 "--output", str(tmp_path / "model")]) == 0
+    printed = capsys.readouterr().out
+    assert f"{fmt} written to" in printed and "max |logit difference|" in printed
+    written = tmp_path / f"model{EXPORT_FORMATS[fmt][0]}"
+    assert written.is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".partial")]
+    model = load_model(trained)
+    clip = np.random.default_rng(2).normal(size=(3,) + model.clip_shape).astype(np.float32)
+    np.testing.assert_allclose(load_exported(written, fmt)(clip), model.predict_on_batch(clip),
+                               atol=1e-4)
+
+
+def test_features_then_linear_probe(trained, data, tmp_path, capsys):
+    videos = data["root"] / "videos"
+    out = tmp_path / "features"
+    assert main(["features", str(videos), "--weights", str(trained), "--output", str(out),
+                 "--batch-size", "4"]) == 0
+    assert "features: 24 written, 0 already there, 0 failed" in capsys.readouterr().out
+    assert (out / "train" / "growing_0000.npy").is_file()
+    assert main(["features", str(videos), "--weights", str(trained), "--output", str(out)]) == 0
+    assert "features: 0 written, 24 already there" in capsys.readouterr().out
+    # the lists' paths are relative to the data root; the folder run named them from videos/
+    h5 = tmp_path / "features.h5"
+    assert main(["features", str(data["train"]), "--weights", str(trained), "--output",
+                 str(h5)]) == 0
+    assert main(["features", str(data["val"]), "--weights", str(trained), "--output",
+                 str(h5)]) == 0
+    capsys.readouterr()
+    assert main(["linear-probe", "--features", str(h5), "--train-list", str(data["train"]),
+                 "--val-list", str(data["val"]), "--output", str(tmp_path / "probe"),
+                 "--epochs", "3", "--batch-size", "8"]) == 0
+    metrics = json.loads(capsys.readouterr().out.split("\nprobe written")[0])
+    assert metrics["num_train"] == 16 and metrics["num_val"] == 8 and 0 <= metrics["val_top1"] <= 1
+    assert (tmp_path / "probe" / "probe.keras").is_file()
+    assert main(["linear-probe", "--features", str(out), "--train-list", str(data["train"])]) == 2
+    assert "has no pooled features for 16 of 16 videos" in capsys.readouterr().err
+
+
+def test_predict_timeline_writes_csv_json_png(trained, data, tmp_path, capsys):
+    video = str(data["root"] / "videos" / "val" / "growing_0000.avi")  # 32 frames at 16 fps
+    assert main(["predict", video, "--weights", str(trained), "--timeline", "--stride", "0.25",
+                 "--output", str(tmp_path), "--top-k", "2", "--sampling-rate", "2"]) == 0
+    # 8 frames every 2nd: a 15-frame span; starts 0, 4, 8, 12, 16 (4 frames = 0.25 s)
+    assert "5 windows every 0.25 s" in capsys.readouterr().out
+    rows = (tmp_path / "growing_0000.timeline.csv").read_text().splitlines()
+    assert len(rows) == 6 and rows[1].startswith("0,0.000,0.938,")
+    assert (tmp_path / "growing_0000.timeline.png").stat().st_size > 0
+
+
+def test_new_usage_errors(trained, data, tmp_path, capsys):
+    video = str(data["root"] / "videos" / "val" / "growing_0000.avi")
+    cases = [
+        (["export", "--weights", str(trained), "--format", "onnx", "--output",
+          str(tmp_path / "m.tflite")], "onnx exports are .onnx files"),
+        (["predict", video, "--weights", str(trained), "--sampler", "segment", "--num-clips", "5"],
+         "--sampler segment takes exactly 2 clips"),
+        (["predict", video, "--weights", str(trained), "--num-crops", "4"],
+         "--num-crops must be 1, 2 or 3"),
+        (["predict", video, "--weights", str(trained), "--timeline", "--stride", "0"],
+         "--stride must be a positive number"),
+        (["features", str(tmp_path), "--weights", str(trained), "--output", str(tmp_path / "f")],
+         "holds no videos"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        assert message in capsys.readouterr().err, argv

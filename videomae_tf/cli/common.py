@@ -1,0 +1,79 @@
+"""What every ``videomae-tf`` command shares: the usage error, file checks, class names,
+the model loader and the test-view flags."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+PROG = "videomae-tf"
+
+
+class UsageError(ValueError):
+    """Bad input from the user: reported without a traceback, exit code 2."""
+
+
+def existing(path, what: str) -> Path:
+    """``path`` as a Path, or a UsageError naming ``what`` when it does not exist."""
+    path = Path(path)
+    if not path.exists():
+        raise UsageError(f"{what} not found: {path}")
+    return path
+
+
+def class_names(labels: str | None, num_classes: int | None,
+                model_names: list[str] | None = None) -> list[str] | None:
+    """Class names from --labels (dataset name or file), else the model's own, else None."""
+    if labels is None:
+        return list(model_names) if model_names else None
+    from videomae_tf.data.annotations import load_label_map
+
+    try:
+        names = load_label_map(labels)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if num_classes and len(names) != num_classes:
+        raise UsageError(f"--labels {labels} has {len(names)} classes but the model has "
+                         f"{num_classes}")
+    return names
+
+
+def load_inference(path):
+    """A classifier for evaluate/predict: .weights.h5 (+ sidecar), .keras or SavedModel."""
+    from videomae_tf.evaluation import load_inference_model
+
+    existing(path, "model")
+    return load_inference_model(path)
+
+
+def add_view_arguments(parser: argparse.ArgumentParser, clips: int = 5, crops: int = 3) -> None:
+    """--num-clips, --num-crops, --sampling-rate, --short-side, --sampler, --batch-size,
+    --backend: how each video is cut into test views."""
+    g = parser.add_argument_group("test views (SPEC 8: K400 uses 5 clips x 3 crops)")
+    g.add_argument("--num-clips", type=int, default=clips, help="temporal clips per video")
+    g.add_argument("--num-crops", type=int, default=crops, help="spatial crops per clip (1-3)")
+    g.add_argument("--sampling-rate", type=int, default=4, help="take every n-th frame")
+    g.add_argument("--short-side", type=int, default=None,
+                   help="resize the short side to this before cropping (default: crop size)")
+    g.add_argument("--sampler", choices=("dense", "segment"), default="dense",
+                   help="dense (K400) or segment (SSV2) clip sampling")
+    g.add_argument("--batch-size", type=int, default=8, help="views per forward pass")
+    g.add_argument("--backend", default="auto", help="video decoder: auto, decord, pyav, opencv")
+
+
+def views(args: argparse.Namespace):
+    """The ``TestViews`` of the view flags, checked."""
+    from videomae_tf.evaluation import TestViews
+
+    for name in ("num_clips", "num_crops", "sampling_rate", "batch_size"):
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
+    if args.num_crops > 3:
+        raise UsageError(f"--num-crops must be 1, 2 or 3 (crops along the long side), "
+                         f"got {args.num_crops}")
+    if args.sampler == "segment" and args.num_clips != 2:
+        raise UsageError(f"--sampler segment takes exactly 2 clips (VideoMAE SSV2 testing): "
+                         f"give --num-clips 2, not {args.num_clips}")
+    return TestViews(num_clips=args.num_clips, num_crops=args.num_crops,
+                     sampling_rate=args.sampling_rate, short_side=args.short_side,
+                     sampler=args.sampler)

@@ -1,0 +1,300 @@
+"""Per-video embeddings of a trained model: the ``videomae-tf features`` command's engine.
+
+    from videomae_tf.features import extract_features
+    report = extract_features(model, "val.txt", "features/")     # one .npy per video
+    report = extract_features(model, ["a.mp4", "b.mp4"], "features.h5")  # one HDF5 file
+
+Each video is cut into test views (``TestViews``: clips x crops, as in evaluation); the
+video's embedding is the mean over its views of the model's pooled features
+(``forward_features``: fc_norm of the mean token for a classifier; the mean of the
+encoder's normalised tokens for a pretraining model). Optionally the per-view features
+(``clips``) and the token maps (``tokens``, (views, T', H', W', D)) are kept too.
+
+Outputs are named after the video's path relative to ``root`` (the list's data folder)
+without its extension, so ``class_a/x.mp4`` becomes ``class_a/x.npy`` or the HDF5 group
+``class_a/x``. A video whose output exists is skipped, so an interrupted run resumes; a
+video that cannot be decoded is reported and the others are written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from videomae_tf.evaluation.predict import TestViews, views_dataset
+from videomae_tf.evaluation.progress import progress_bar
+from videomae_tf.files import replacing
+
+__all__ = ["FEATURE_VIEWS", "FeatureReport", "extract_features", "feature_function",
+           "feature_names", "load_features"]
+
+#: Default views for features: one centred clip, one centre crop (fast; raise for
+#: multi-view embeddings).
+FEATURE_VIEWS = TestViews(num_clips=1, num_crops=1)
+
+POOLED, CLIPS, TOKENS = "pooled", "clips", "tokens"
+
+
+@dataclasses.dataclass
+class FeatureReport:
+    """What ``extract_features`` did: names written and skipped, videos that failed."""
+
+    output: str
+    written: list[str] = dataclasses.field(default_factory=list)
+    skipped: list[str] = dataclasses.field(default_factory=list)
+    failed: dict[str, str] = dataclasses.field(default_factory=dict)  # path -> reason
+
+    def summary(self) -> str:
+        line = (f"features: {len(self.written)} written, {len(self.skipped)} already there, "
+                f"{len(self.failed)} failed -> {self.output}")
+        if self.failed:
+            path, reason = next(iter(self.failed.items()))
+            line += f"\nfailed (first of {len(self.failed)}): {path}: {reason}"
+        return line
+
+
+# ------------------------------------------------------------------------------ names
+
+def feature_names(paths: Sequence[str], root: str | os.PathLike | None = None) -> list[str]:
+    """The output name of each video: its path relative to ``root`` without the extension
+    ('/'-separated), or the file stem when there is no root or the video is outside it.
+
+    Raises ValueError when two videos would get the same name.
+    """
+    names = []
+    for path in paths:
+        rel = None
+        if root is not None:
+            rel = os.path.relpath(os.path.abspath(path), os.path.abspath(root))
+            if rel.startswith(os.pardir):
+                rel = None
+        name = Path(rel).with_suffix("").as_posix() if rel else Path(path).stem
+        names.append(name)
+    seen: dict[str, str] = {}
+    for name, path in zip(names, paths):
+        if name in seen:
+            raise ValueError(f"two videos would write the same features '{name}': {seen[name]} "
+                             f"and {path} (give their common folder as the root)")
+        seen[name] = path
+    return names
+
+
+# ---------------------------------------------------------------------------- writers
+
+class _NpyFolder:
+    """``<name>.npy`` (pooled), ``<name>.clips.npy``, ``<name>.tokens.npy`` under a folder;
+    the pooled file is written last, so its presence means the video is complete."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def _file(self, name: str, kind: str) -> Path:
+        suffix = ".npy" if kind == POOLED else f".{kind}.npy"
+        return self.folder / f"{name}{suffix}"
+
+    def has(self, name: str) -> bool:
+        return self._file(name, POOLED).is_file()
+
+    def write(self, name: str, arrays: dict[str, np.ndarray]) -> None:
+        for kind in sorted(arrays, key=lambda k: k == POOLED):  # pooled last
+            path = self._file(name, kind)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with replacing(path) as tmp, open(tmp, "wb") as f:
+                np.save(f, arrays[kind])
+
+    def close(self) -> None:
+        pass
+
+
+class _H5File:
+    """One group per video in an HDF5 file, written under a temporary name and moved into
+    place, so a group under its final name is always complete."""
+
+    _PARTIAL = "__partial__"
+
+    def __init__(self, path: Path):
+        import h5py
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.file = h5py.File(path, "a")
+        except OSError as e:
+            raise ValueError(f"{path} exists and is not an HDF5 file we can append to ({e})") \
+                from None
+        if self._PARTIAL in self.file:  # left by an interrupted run of ours
+            del self.file[self._PARTIAL]
+
+    def has(self, name: str) -> bool:
+        return name in self.file and POOLED in self.file[name]
+
+    def write(self, name: str, arrays: dict[str, np.ndarray]) -> None:
+        partial = f"{self._PARTIAL}/{name}"
+        for kind, array in arrays.items():
+            self.file.create_dataset(f"{partial}/{kind}", data=array)
+        if name in self.file:  # an incomplete group (no pooled features)
+            del self.file[name]
+        self.file.move(partial, name)
+        self.file.flush()
+
+    def close(self) -> None:
+        if self._PARTIAL in self.file:
+            del self.file[self._PARTIAL]
+        self.file.close()
+
+
+def _writer(output: Path):
+    return _H5File(output) if output.suffix in (".h5", ".hdf5") else _NpyFolder(output)
+
+
+def load_features(source: str | os.PathLike, names: Sequence[str], kind: str = POOLED
+                  ) -> np.ndarray:
+    """Stack the ``kind`` features of ``names`` from a features folder or ``.h5`` file.
+
+    Raises KeyError naming the first video that has none.
+    """
+    source = Path(source)
+    if source.suffix in (".h5", ".hdf5"):
+        import h5py
+
+        with h5py.File(source, "r") as f:
+            missing = [n for n in names if n not in f or kind not in f[n]]
+            if missing:
+                raise KeyError(f"{source} has no {kind} features for {len(missing)} of "
+                               f"{len(names)} videos (first: '{missing[0]}')")
+            return np.stack([f[n][kind][()] for n in names])
+    folder = _NpyFolder.__new__(_NpyFolder)
+    folder.folder = source
+    missing = [n for n in names if not folder._file(n, kind).is_file()]
+    if missing:
+        raise KeyError(f"{source} has no {kind} features for {len(missing)} of {len(names)} "
+                       f"videos (first: '{missing[0]}'; run `videomae-tf features` first)")
+    return np.stack([np.load(folder._file(n, kind)) for n in names])
+
+
+# ---------------------------------------------------------------------------- extract
+
+def feature_function(model, token_map: bool = False) -> Callable[[np.ndarray], dict]:
+    """``clips -> {"pooled": (B, D)[, "tokens": (B, T', H', W', D)]}`` for a VideoMAE
+    classifier or pretraining model, compiled once on TensorFlow."""
+    import keras
+    from keras import ops
+
+    from videomae_tf.models import VideoMAEClassifier, VideoMAEPretrainer
+
+    if isinstance(model, VideoMAEClassifier):
+        def forward(clips):
+            tokens = model.forward_tokens(clips, training=False)
+            out = {POOLED: model.pool(tokens)}
+            if token_map:
+                out[TOKENS] = model.token_map(tokens)
+            return out
+    elif isinstance(model, VideoMAEPretrainer):
+        encoder = model.encoder
+
+        def forward(clips):
+            tokens = encoder(clips, training=False)[:, encoder.num_prefix_tokens:]
+            out = {POOLED: ops.mean(tokens, axis=1)}
+            if token_map:
+                out[TOKENS] = ops.reshape(tokens, (ops.shape(tokens)[0], *encoder.grid,
+                                                   encoder.embed_dim))
+            return out
+    else:
+        raise TypeError(f"features need a VideoMAE classifier or pretraining model, got "
+                        f"{type(model).__name__}")
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        forward = tf.function(forward, reduce_retracing=True)
+    return lambda clips: {k: np.asarray(v) for k, v in forward(clips).items()}
+
+
+def extract_features(model, videos, output: str | os.PathLike, *, root=None,
+                     views: TestViews = FEATURE_VIEWS, per_clip: bool = False,
+                     token_map: bool = False, batch_size: int = 8, backend: str = "auto",
+                     progress: bool = True) -> FeatureReport:
+    """Write the embeddings of ``videos`` to ``output`` (a folder of ``.npy``, or a ``.h5``).
+
+    ``videos``: an annotation list file, ``VideoRecord``s or video paths; ``root``: the
+    folder relative paths start from, and what output names are relative to. Videos
+    already in ``output`` are skipped; videos that cannot be decoded are in the report's
+    ``failed`` and nothing else is lost. ``model``: a VideoMAE classifier, pretraining
+    model, or a path ``videomae_tf.load_model`` reads.
+    """
+    from videomae_tf.data.annotations import VideoRecord, read_annotations
+    from videomae_tf.models import load_model
+
+    if isinstance(model, (str, os.PathLike)):
+        model = load_model(model)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if isinstance(videos, (str, os.PathLike)):
+        records = read_annotations(videos, root=root)
+    else:
+        records = [v if isinstance(v, VideoRecord) else VideoRecord(os.fspath(v)) for v in videos]
+        if root is not None:
+            records = [r if os.path.isabs(r.path) else
+                       dataclasses.replace(r, path=os.path.join(os.fspath(root), r.path))
+                       for r in records]
+    names = feature_names([r.path for r in records], root)
+    output = Path(output)
+    report = FeatureReport(str(output))
+    writer = _writer(output)
+    try:
+        report.skipped = [name for name in names if writer.has(name)]
+        done = set(report.skipped)
+        todo = [(r, name) for r, name in zip(records, names) if name not in done]
+        if todo:
+            _extract(model, todo, writer, report, views=views, per_clip=per_clip,
+                     token_map=token_map, batch_size=batch_size, backend=backend,
+                     progress=progress)
+    finally:
+        writer.close()
+    return report
+
+
+def _extract(model, todo, writer, report, *, views, per_clip, token_map, batch_size, backend,
+             progress) -> None:
+    """Run the model over the views of ``todo`` and write each video once its views are in
+    (a video's views are adjacent in the dataset, so at most one video is held)."""
+    from videomae_tf.data.annotations import VideoRecord
+    from videomae_tf.data.pipeline import DecodeErrorLog
+
+    forward = feature_function(model, token_map=token_map)
+    records = [VideoRecord(r.path, 0) for r, _ in todo]  # labels unused
+    error_log = DecodeErrorLog()
+    clip_shape = getattr(model, "encoder", model).clip_shape
+    dataset = views_dataset(records, clip_shape, views, batch_size=batch_size,
+                            on_error="skip", error_log=error_log, backend=backend)
+    held: dict[str, list] = {}
+    current = None
+
+    def flush():
+        if current is None:
+            return
+        arrays = {POOLED: np.mean(np.stack(held[POOLED]), axis=0)}
+        if per_clip:
+            arrays[CLIPS] = np.stack(held[POOLED])
+        if token_map:
+            arrays[TOKENS] = np.stack(held[TOKENS])
+        name = todo[current][1]
+        writer.write(name, arrays)
+        report.written.append(name)
+
+    with progress_bar(len(todo) * views.per_video, "features", unit="view",
+                      enabled=progress) as bar:
+        for batch in dataset.as_numpy_iterator():
+            out = forward(batch["video"])
+            for i, video_id in enumerate(batch["video_id"]):
+                if video_id != current:
+                    flush()
+                    current, held = int(video_id), {POOLED: [], TOKENS: []}
+                for kind in out:
+                    held[kind].append(out[kind][i])
+            bar.update(len(batch["video"]))
+        flush()
+    report.failed.update(error_log.failures)
