@@ -47,8 +47,9 @@ def test_data_parallel_and_model_parallel_equal_one_device(tmp_path):
 
 @pytest.mark.slow
 def test_synthetic_recipe_learns_on_jax_through_the_cli(tmp_path):
+    # 3 of the recipe's 7 epochs (0.95 here; TensorFlow's full run is test_accuracy's)
     command = [sys.executable, "-m", "videomae_tf.cli", "finetune", "--recipe", "synthetic",
-               "--output", str(tmp_path / "run"), "--set", "progress=false"]
+               "--output", str(tmp_path / "run"), "--set", "progress=false", "--epochs", "3"]
     done = subprocess.run(command, env=jax_env(devices=1), cwd=REPO, capture_output=True,
                           text=True, timeout=900)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -56,7 +57,7 @@ def test_synthetic_recipe_learns_on_jax_through_the_cli(tmp_path):
     print(f"JAX synthetic recipe: val top-1 {summary['val_top1']:.3f}")
     assert summary["step"] == summary["epochs"] * summary["steps_per_epoch"]
     assert (tmp_path / "run" / "final.weights.h5").is_file()
-    assert summary["val_top1"] >= 0.9
+    assert summary["val_top1"] >= 0.85  # chance: 0.125
 
 
 def _train(backend, directory, resume):
