@@ -2,9 +2,10 @@
 
 import argparse
 import json
+import re
 import sys
 
-from checkpoints_convert.errors import ConversionError
+from checkpoints_convert.errors import ConversionError, OutputError
 
 EPILOG = """\
 examples:
@@ -30,6 +31,14 @@ def _setting(text):
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     key, value = text.split("=", 1)
     return key.strip(), _value(value.strip())
+
+
+def _regex(text):
+    try:
+        re.compile(text)
+    except re.error as e:
+        raise argparse.ArgumentTypeError(f"not a regular expression: {text!r} ({e})") from None
+    return text
 
 
 def _size(text):
@@ -61,7 +70,7 @@ def parser():
     p.add_argument("--container", help="key of the checkpoint dict holding the weights (default: model/module/state_dict)")
     p.add_argument("--set", dest="overrides", type=_setting, action="append", default=[], metavar="KEY=VALUE",
                    help="override a model option, e.g. --set num_heads=8 --set layer_norm_eps=1e-12 (repeatable)")
-    p.add_argument("--ignore", action="append", default=[], metavar="REGEX",
+    p.add_argument("--ignore", action="append", default=[], metavar="REGEX", type=_regex,
                    help="leave out source tensors whose key matches (listed as ignored; repeatable)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--quiet", "-q", action="store_true", help="no summary")
@@ -85,7 +94,11 @@ def main(argv=None):
         )
     except ConversionError as error:
         print(f"videomae-convert: error: {error}\nNo output was written.", file=sys.stderr)
-        return 1
+        return 1 if isinstance(error, OutputError) else 2
+    except OSError as error:  # the source cannot be read (permissions, a vanished file)
+        print(f"videomae-convert: error: cannot read {args.source}: {error.strerror or error}\n"
+              "No output was written.", file=sys.stderr)
+        return 2
     return 0
 
 

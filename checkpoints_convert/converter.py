@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from checkpoints_convert.detect import infer_config
-from checkpoints_convert.errors import ConversionError
+from checkpoints_convert.errors import ConversionError, OutputError
 from checkpoints_convert.layouts import canonicalize
 from checkpoints_convert.reader import read_source
 
@@ -132,6 +132,12 @@ def assemble(canon, task, targets):
                         ignore(plan.pop(key), "the pretrained encoder's final norm: unused with "
                                "mean pooling (official fine-tune rule; fc_norm starts fresh)")
         head_w, head_b = plan.get("head.weight"), plan.get("head.bias")
+        if head_w is not None and "head.weight" in targets and len(head_w.shape) == 2 \
+                and head_w.shape[1] != targets["head.weight"][0]:
+            raise ConversionError(
+                f"head.weight is {tuple(head_w.shape)} (classes, width): its input width "
+                f"{head_w.shape[1]} is not the encoder's width {targets['head.weight'][0]}, so "
+                f"the checkpoint does not hold one consistent model")
         mismatch = [
             (key, lazy) for key, lazy in (("head.weight", head_w), ("head.bias", head_b))
             if lazy is not None and key in targets and keras_shape(key, lazy.shape) != tuple(targets[key])
@@ -394,8 +400,8 @@ def write_outputs(model, output, keras_path, saved_model, metadata):
             _remove(tmp)
         if isinstance(error, ConversionError):
             raise
-        raise ConversionError(f"writing the outputs failed ({type(error).__name__}: {error}); "
-                              f"nothing was written") from error
+        raise OutputError(f"writing the outputs failed ({type(error).__name__}: {error}); "
+                          f"nothing was written") from error
     for tmp, final in staged:
         if Path(final).is_dir():  # an empty folder (checked before the conversion)
             Path(final).rmdir()

@@ -7,3 +7,8 @@ class ConversionError(Exception):
     Raised before any output file is written (outputs go to temporary files that are
     renamed only when everything succeeded), so a failed conversion leaves nothing behind.
     """
+
+
+class OutputError(ConversionError):
+    """The source was fine but writing the outputs failed (a full disk, no permission):
+    the command exits 1 for this, 2 for every other ConversionError (bad input)."""

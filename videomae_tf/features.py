@@ -19,6 +19,7 @@ video that cannot be decoded is reported and the others are written.
 from __future__ import annotations
 
 import dataclasses
+import io
 import os
 from pathlib import Path
 from typing import Callable, Sequence
@@ -27,7 +28,7 @@ import numpy as np
 
 from videomae_tf.evaluation.predict import TestViews, views_dataset
 from videomae_tf.evaluation.progress import progress_bar
-from videomae_tf.files import replacing
+from videomae_tf.files import check_space, write_bytes_atomic
 
 __all__ = ["FEATURE_VIEWS", "FeatureReport", "extract_features", "feature_function",
            "feature_names", "load_features"]
@@ -104,8 +105,10 @@ class _NpyFolder:
         for kind in sorted(arrays, key=lambda k: k == POOLED):  # pooled last
             path = self._file(name, kind)
             path.parent.mkdir(parents=True, exist_ok=True)
-            with replacing(path) as tmp, open(tmp, "wb") as f:
-                np.save(f, arrays[kind])
+            # through memory: numpy's own file writes can stop short without an error
+            buffer = io.BytesIO()
+            np.save(buffer, arrays[kind])
+            write_bytes_atomic(path, buffer.getvalue())
 
     def close(self) -> None:
         pass
@@ -121,6 +124,8 @@ class _H5File:
         import h5py
 
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        check_space(path, 0)
         try:
             self.file = h5py.File(path, "a")
         except OSError as e:
@@ -133,6 +138,8 @@ class _H5File:
         return name in self.file and POOLED in self.file[name]
 
     def write(self, name: str, arrays: dict[str, np.ndarray]) -> None:
+        check_space(self.path, sum(a.nbytes for a in arrays.values()),
+                    already=self.path.stat().st_size)
         partial = f"{self._PARTIAL}/{name}"
         for kind, array in arrays.items():
             self.file.create_dataset(f"{partial}/{kind}", data=array)

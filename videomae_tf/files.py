@@ -12,7 +12,11 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["partial_path", "replacing", "write_bytes_atomic", "write_text_atomic"]
+__all__ = ["check_space", "partial_path", "replacing", "write_bytes_atomic",
+           "write_text_atomic"]
+
+#: Room kept free beyond an estimate (HDF5 headers, metadata).
+_SLACK = 1 << 20
 
 
 def partial_path(path: os.PathLike | str) -> Path:
@@ -47,3 +51,27 @@ def write_bytes_atomic(path: os.PathLike | str, data: bytes) -> Path:
 def write_text_atomic(path: os.PathLike | str, text: str) -> Path:
     """Write UTF-8 ``text`` to ``path`` through a temporary name; returns ``path``."""
     return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def check_space(path: os.PathLike | str, nbytes: int, already: int = 0) -> None:
+    """Raise OSError(ENOSPC) naming ``path`` when ``nbytes`` more bytes (plus a margin) do
+    not fit: on its file system's free space, or under this process's file-size limit
+    (``ulimit -f``) for a file already ``already`` bytes long.
+
+    Called before HDF5 writes: an HDF5 file that fails mid-write leaves h5py unable to
+    close it (errors at every later call, a crash at exit), so those must not start
+    without room. Other writers fail cleanly and rely on ``replacing`` alone."""
+    import errno
+    import resource
+    import shutil
+
+    path = Path(path)
+    folder = next(p for p in (path.parent, *path.parent.parents) if p.exists())
+    free = shutil.disk_usage(folder).free
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    room = free if limit == resource.RLIM_INFINITY else min(free, limit - already)
+    needed = nbytes + _SLACK
+    if needed > room:
+        raise OSError(errno.ENOSPC, f"not enough room to write {path}: it needs about "
+                                    f"{needed / 2**20:.1f} MiB and {max(room, 0) / 2**20:.1f} "
+                                    "MiB are available (free space or the file-size limit)")

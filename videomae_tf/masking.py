@@ -18,8 +18,20 @@ def _grid(grid):
     return t, h, w
 
 
+def check_ratio(ratio) -> float:
+    """``ratio`` as a float in [0, 1): the share of tokens hidden (1 would hide them all)."""
+    try:
+        value = float(ratio)
+    except (TypeError, ValueError):
+        raise ValueError(f"mask ratio must be a number in [0, 1), got {ratio!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"mask ratio must be in [0, 1) (the share of tokens hidden), got {ratio}")
+    return value
+
+
 def num_masked(grid, ratio, kind="tube"):
     """How many tokens a mask of this kind hides."""
+    ratio = check_ratio(ratio)
     t, h, w = _grid(grid)
     if kind == "tube":
         return t * int(ratio * h * w)
@@ -85,7 +97,7 @@ def make_mask(kind, grid, ratio, rng):
     """Dispatch by name: 'tube', 'random' or 'running_cell'."""
     if kind not in MASKS:
         raise ValueError(f"unknown mask kind {kind!r}; known: {sorted(MASKS)}")
-    return MASKS[kind](grid, ratio, rng)
+    return MASKS[kind](grid, check_ratio(ratio), rng)
 
 
 def batch_masks(kind, grid, ratio, batch_size, seed=None):
@@ -150,7 +162,7 @@ def make_mask_tf(kind, grid, ratio, seed):
                   "running_cell": running_cell_mask_tf}
     if kind not in generators:
         raise ValueError(f"unknown mask kind {kind!r}; known: {sorted(generators)}")
-    return generators[kind](grid, ratio, seed)
+    return generators[kind](grid, check_ratio(ratio), seed)
 
 
 def mask_to_indices_tf(mask, count):

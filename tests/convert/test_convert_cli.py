@@ -66,7 +66,7 @@ def test_existing_folders_are_never_overwritten(hf_cls_folder, tmp_path, capsys)
              "--keras": ["--output", out, "--keras", str(folder_keras)],
              "--output": ["--output", str(folder_weights)]}
     for flag, args in cases.items():
-        assert main([str(hf_cls_folder), *args, "--no-progress"]) == 1
+        assert main([str(hf_cls_folder), *args, "--no-progress"]) == 2
         error = capsys.readouterr().err
         assert flag in error and "nothing was written or deleted" in error, error
     assert (keep / "notes.txt").read_text() == "my own file"

@@ -25,6 +25,7 @@ class index; ``ma52.txt`` is ``index<TAB>name``) and load by dataset name.
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
 import os
 from importlib import resources
@@ -101,25 +102,37 @@ def read_annotations(file, format: str = "auto", root=None, suffix: str = ""
         raise ValueError(f"unknown annotation format '{format}'; expected 'auto' or one of "
                          f"{FORMATS}")
     records = []
-    with open(file, encoding="utf-8-sig") as f:  # -sig: tolerate a byte-order mark
-        for lineno, line in enumerate(f, 1):
-            line = line.strip()
-            if not line or line.startswith("#"):
-                continue
-            fmt = _detect_format(line) if format == "auto" else format
-            if format == "auto":
-                format = fmt
-            if fmt == "k400_csv" and not records and _is_csv_header(line):
-                continue
-            try:
-                path, label, num_frames = _PARSERS[fmt](line)
-            except ValueError as e:
-                raise ValueError(f"{file}, line {lineno}: {e}: {line!r}") from None
-            path = path + suffix
-            if root is not None and not os.path.isabs(path):
-                path = os.path.join(os.fspath(root), path)
-            records.append(VideoRecord(path, label, num_frames))
+    for lineno, line in enumerate(read_text(file).splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        fmt = _detect_format(line) if format == "auto" else format
+        if format == "auto":
+            format = fmt
+        if fmt == "k400_csv" and not records and _is_csv_header(line):
+            continue
+        try:
+            path, label, num_frames = _PARSERS[fmt](line)
+        except ValueError as e:
+            raise ValueError(f"{file}, line {lineno}: {e}: {line!r}") from None
+        path = path + suffix
+        if root is not None and not os.path.isabs(path):
+            path = os.path.join(os.fspath(root), path)
+        records.append(VideoRecord(path, label, num_frames))
     return records
+
+
+def read_text(file) -> str:
+    """A text file as UTF-8, or UTF-16 when it starts with a UTF-16 byte-order mark (what
+    Windows editors and PowerShell write); a ValueError naming the file otherwise."""
+    data = Path(file).read_bytes()
+    try:
+        if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return data.decode("utf-16")
+        return data.decode("utf-8-sig")  # -sig: tolerate a UTF-8 byte-order mark
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{file} is not UTF-8 text (byte {e.start} is {data[e.start:e.start + 1]!r}):"
+                         " save it as UTF-8") from None
 
 
 def write_annotations(records: Iterable[VideoRecord], file, format: str = "videomae",
@@ -248,7 +261,7 @@ def load_label_map(name_or_path) -> list[str]:
         text = resources.files(__package__).joinpath("labels", f"{key}.txt").read_text("utf-8")
         source = f"{key}.txt"
     elif os.path.isfile(name_or_path):
-        text, source = Path(name_or_path).read_text(encoding="utf-8"), os.fspath(name_or_path)
+        text, source = read_text(name_or_path), os.fspath(name_or_path)
     else:
         raise ValueError(f"unknown label map '{name_or_path}': neither a file nor one of "
                          f"{sorted(LABEL_MAPS)}")

@@ -13,6 +13,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from videomae_tf.files import write_bytes_atomic
+
 __all__ = ["render_confusion_matrix", "save_confusion_matrix"]
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -96,6 +98,7 @@ def save_confusion_matrix(path, matrix, class_names: Sequence[str] | None = None
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     image = render_confusion_matrix(matrix, class_names, title)
-    if not cv2.imwrite(str(path), image):
-        raise OSError(f"could not write the confusion-matrix image {path}")
-    return path
+    ok, encoded = cv2.imencode(".png", image)
+    if not ok:
+        raise OSError(f"could not encode the confusion-matrix image {path}")
+    return write_bytes_atomic(path, encoded.tobytes())

@@ -11,6 +11,7 @@ read it with ``np.asarray(d["pred_score"])`` in place of ``.numpy()``.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import pickle
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from videomae_tf.evaluation.aggregation import VideoScores
+from videomae_tf.files import write_bytes_atomic, write_text_atomic
 
 __all__ = ["dump_scores", "load_scores", "write_class_report", "write_metrics", "write_predictions_csv"]
 
@@ -49,9 +51,7 @@ def dump_scores(path, scores: VideoScores, filenames: Sequence[str] | None = Non
         if scores.labels is not None:
             record["gt_label"] = np.array([int(scores.labels[i])], np.int64)
         records.append(record)
-    with open(path, "wb") as f:
-        pickle.dump(records, f, protocol=4)
-    return path
+    return write_bytes_atomic(path, pickle.dumps(records, protocol=4))
 
 
 def load_scores(path) -> VideoScores:
@@ -85,18 +85,18 @@ def write_predictions_csv(path, scores: VideoScores, class_names: Sequence[str] 
 
     header = ["video_id", "filename", "label", "label_name", "prediction", "prediction_name",
               f"top{k}", f"top{k}_probs"] + [f"prob_{c}" for c in range(scores.num_classes)]
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        for i, vid in enumerate(scores.video_ids):
-            label = "" if scores.labels is None else int(scores.labels[i])
-            pred = int(top[i, 0])
-            writer.writerow(
-                [vid, names[i] or "", label, "" if label == "" else name(label), pred, name(pred),
-                 " ".join(str(int(c)) for c in top[i]),
-                 " ".join(f"{scores.probs[i, c]:.6f}" for c in top[i])]
-                + [f"{p:.6g}" for p in scores.probs[i]])
-    return path
+    table = io.StringIO()
+    writer = csv.writer(table)
+    writer.writerow(header)
+    for i, vid in enumerate(scores.video_ids):
+        label = "" if scores.labels is None else int(scores.labels[i])
+        pred = int(top[i, 0])
+        writer.writerow(
+            [vid, names[i] or "", label, "" if label == "" else name(label), pred, name(pred),
+             " ".join(str(int(c)) for c in top[i]),
+             " ".join(f"{scores.probs[i, c]:.6f}" for c in top[i])]
+            + [f"{p:.6g}" for p in scores.probs[i]])
+    return write_text_atomic(path, table.getvalue())
 
 
 def write_class_report(path, report: Sequence[dict]) -> Path:
@@ -104,21 +104,21 @@ def write_class_report(path, report: Sequence[dict]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fields = ["class_id", "name", "precision", "recall", "f1", "support", "predicted"]
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=fields)
-        writer.writeheader()
-        for row in report:
-            writer.writerow({k: (f"{row[k]:.6f}" if isinstance(row[k], float) else row[k])
-                             for k in fields})
-    return path
+    table = io.StringIO()
+    writer = csv.DictWriter(table, fieldnames=fields)
+    writer.writeheader()
+    for row in report:
+        writer.writerow({k: (f"{row[k]:.6f}" if isinstance(row[k], float) else row[k])
+                         for k in fields})
+    return write_text_atomic(path, table.getvalue())
 
 
 def write_metrics(path, metrics: dict) -> Path:
     """The metrics dict as indented JSON."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(metrics, indent=2, sort_keys=True, default=_jsonable) + "\n")
-    return path
+    return write_text_atomic(path, json.dumps(metrics, indent=2, sort_keys=True,
+                                              default=_jsonable) + "\n")
 
 
 def _jsonable(value):

@@ -43,9 +43,15 @@ class InferenceModel:
                              f"(frames, height, width, channels), but the data gives {shape}")
 
     def __call__(self, clips) -> np.ndarray:
-        clips = np.asarray(clips, np.float32)
-        if clips.ndim != 5:
-            raise ValueError(f"expected a batch of clips (B, T, H, W, C), got shape {clips.shape}")
+        clips = np.asarray(clips)
+        if not np.issubdtype(clips.dtype, np.floating):
+            raise ValueError(f"{self.source} takes float clips normalised with the ImageNet mean "
+                             f"and std, got {clips.dtype}; convert with "
+                             "videomae_tf.data.transforms.normalize(clip)")
+        clips = clips.astype(np.float32, copy=False)
+        if clips.ndim != 5 or not len(clips):
+            raise ValueError(f"expected a non-empty batch of clips (B, T, H, W, C), got shape "
+                             f"{clips.shape}")
         self.check_clip_shape(clips.shape[1:])
         logits = np.asarray(self._fn(clips))
         if logits.ndim != 2 or logits.shape[0] != clips.shape[0]:

@@ -8,6 +8,7 @@ own one-view video.
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Sequence
 
@@ -28,6 +29,7 @@ from videomae_tf.evaluation.metrics import (
     per_class_report,
 )
 from videomae_tf.evaluation.progress import progress_bar
+from videomae_tf.files import write_text_atomic
 
 __all__ = ["OUTPUT_FILES", "evaluate", "predict_videos", "score_videos", "write_outputs"]
 
@@ -132,9 +134,10 @@ def write_outputs(output_dir, scores: VideoScores, metrics: dict | None = None,
                                                          metrics["per_class"])
     if scores.labels is not None:
         cm = confusion_matrix(scores.labels, scores.predictions, scores.num_classes)
-        path = out / OUTPUT_FILES["confusion_csv"]
-        np.savetxt(path, cm, fmt="%d", delimiter=",")
-        written["confusion_csv"] = path
+        table = io.StringIO()
+        np.savetxt(table, cm, fmt="%d", delimiter=",")
+        written["confusion_csv"] = write_text_atomic(out / OUTPUT_FILES["confusion_csv"],
+                                                     table.getvalue())
         title = (f"top-1 {metrics['top1']:.3f} on {len(scores)} videos" if metrics else "")
         written["confusion_png"] = save_confusion_matrix(out / OUTPUT_FILES["confusion_png"],
                                                          cm, class_names, title)

@@ -89,8 +89,14 @@ class EncoderStack:
         cfg = self.encoder_config
         return (cfg["num_frames"], *cfg["img_size"], cfg["in_chans"])
 
-    def check_clip(self, shape):
-        """Raise a ValueError naming the expected shape when a clip does not fit."""
+    def check_clip(self, shape, dtype="float32"):
+        """Raise a ValueError naming the expected shape (or dtype) when a clip does not fit."""
+        dtype = keras.backend.standardize_dtype(dtype)
+        if not dtype.startswith(("float", "bfloat")):
+            raise ValueError(
+                f"{self.name} takes float clips normalised with the ImageNet mean and std, got "
+                f"{dtype}; convert with videomae_tf.data.transforms.normalize(clip)"
+            )
         shape = tuple(shape)
         expected = self.clip_shape
         if len(shape) != 5 or any(
@@ -118,7 +124,7 @@ class EncoderStack:
 
     def embed(self, clip):
         """Clip -> tokens with positions (and the CLS token in front, if any)."""
-        self.check_clip(clip.shape)
+        self.check_clip(clip.shape, clip.dtype)
         x = self.patch_embed(clip)
         batch = ops.shape(x)[0]
         prefix = []

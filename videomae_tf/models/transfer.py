@@ -1,9 +1,14 @@
 """Saving with a JSON sidecar, loading by path, and moving a pretrained encoder into a classifier."""
 
+import collections
 import json
+import zipfile
 from pathlib import Path
 
 import keras
+import numpy as np
+
+from videomae_tf.files import check_space, replacing
 
 from videomae_tf.models.classifier import VideoMAEClassifier
 from videomae_tf.models.naming import official_weights
@@ -11,6 +16,9 @@ from videomae_tf.models.pretrainer import VideoMAEPretrainer
 from videomae_tf.models.zoo import model_from_config
 
 WEIGHTS_SUFFIX = ".weights.h5"
+
+#: Classifier tensors a pretrained encoder never provides (the official fine-tune rule).
+_FRESH = ("fc_norm.", "head.", "norm.")
 
 
 def sidecar_path(weights_path):
@@ -34,15 +42,65 @@ def model_config(model):
 
 
 def save_weights(model, path, **metadata):
-    """``model.save_weights(path)`` plus the JSON sidecar (config + ``metadata``)."""
+    """``model.save_weights(path)`` plus the JSON sidecar (config + ``metadata``), both
+    written under temporary names and renamed once complete: a full disk or a crash
+    leaves the previous pair (or none), never a truncated file."""
     path = Path(path)
     if not path.name.endswith(WEIGHTS_SUFFIX):
         raise ValueError(f"weights files must end in {WEIGHTS_SUFFIX}, got {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    model.save_weights(str(path))
-    sidecar = {"config": model_config(model), **metadata}
-    sidecar_path(path).write_text(json.dumps(sidecar, indent=2, sort_keys=True))
+    sidecar = json.dumps({"config": model_config(model), **metadata}, indent=2, sort_keys=True)
+    check_space(path, _weights_nbytes(model))
+    with replacing(path) as weights_tmp, replacing(sidecar_path(path)) as sidecar_tmp:
+        model.save_weights(str(weights_tmp))
+        sidecar_tmp.write_text(sidecar)
     return path
+
+
+def _weights_nbytes(model) -> int:
+    """Bytes of the model's weight values (what a weights file mostly holds)."""
+    def itemsize(dtype: str) -> int:
+        return 2 if dtype == "bfloat16" else np.dtype(dtype).itemsize
+
+    return sum(int(np.prod(w.shape)) * itemsize(w.dtype) for w in model.weights)
+
+
+def _file_weight_shapes(path) -> list[tuple]:
+    """The shape of every array in a Keras ``.weights.h5`` file."""
+    import h5py
+
+    shapes = []
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda name, item: shapes.append(tuple(item.shape))
+                     if isinstance(item, h5py.Dataset) else None)
+    return shapes
+
+
+def load_weights_strictly(model, path) -> None:
+    """``model.load_weights(path)``, refusing a file that holds weights the model does not
+    use or lacks weights it needs (Keras skips extra ones silently), in one line that says
+    how the two differ."""
+    path = Path(path)
+    try:
+        stored = collections.Counter(_file_weight_shapes(path))
+    except OSError as e:
+        raise ValueError(f"{path} is not a readable Keras weights file ({e})") from None
+    wanted = collections.Counter(tuple(w.shape) for w in model.weights)
+    if stored != wanted:
+        extra, missing = stored - wanted, wanted - stored
+        detail = "; ".join(part for part in (
+            f"{sum(extra.values())} arrays the model has no place for (shapes "
+            f"{sorted(extra)[:3]})" if extra else "",
+            f"no values for {sum(missing.values())} of the model's weights (shapes "
+            f"{sorted(missing)[:3]})" if missing else "") if part)
+        raise ValueError(f"{path} does not fit the model ({model.count_params():,} "
+                         f"parameters in {len(model.weights)} arrays): {detail}. Is the "
+                         f"config (sidecar) the one saved with these weights?")
+    try:
+        model.load_weights(str(path))
+    except ValueError as e:
+        first = str(e).strip().splitlines()[0]
+        raise ValueError(f"{path} does not fit the model: {first}") from None
 
 
 def load_model(path, **overrides):
@@ -57,6 +115,9 @@ def load_model(path, **overrides):
     if path.suffix == ".keras":
         if overrides:
             raise ValueError("overrides need a .weights.h5 file with its JSON sidecar")
+        if not zipfile.is_zipfile(path):
+            raise ValueError(f"{path} is not a .keras file (a zip archive written by "
+                             "model.save)")
         return keras.saving.load_model(str(path))
     if path.name.endswith(WEIGHTS_SUFFIX):
         config_file = sidecar_path(path)
@@ -65,11 +126,24 @@ def load_model(path, **overrides):
                 f"{path} has no config sidecar {config_file.name}: build the model yourself "
                 f"and call model.load_weights()"
             )
-        config = json.loads(config_file.read_text())["config"]
-        model = model_from_config(dict(config, **overrides))
-        model.load_weights(str(path))
+        model = model_from_config(dict(read_sidecar(config_file), **overrides))
+        load_weights_strictly(model, path)
         return model
     raise ValueError(f"cannot load {path}: expected a .keras or {WEIGHTS_SUFFIX} file")
+
+
+def read_sidecar(path) -> dict:
+    """The model config in a ``.json`` sidecar; a ValueError naming the file otherwise."""
+    path = Path(path)
+    try:
+        sidecar = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path} is not valid JSON ({e}): the sidecar of a weights file "
+                         "holds the model config") from None
+    config = sidecar.get("config") if isinstance(sidecar, dict) else None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path} has no \"config\" mapping: not a videomae_tf sidecar")
+    return config
 
 
 def copy_encoder_weights(source, classifier):
@@ -87,7 +161,15 @@ def copy_encoder_weights(source, classifier):
     dst = official_weights(classifier)
     missing = sorted(k for k in src if k not in dst)
     if missing:
-        raise ValueError(f"the classifier has no weights for encoder keys {missing[:5]}...")
+        raise ValueError(f"the classifier has no weights for {len(missing)} pretrained encoder "
+                         f"tensors ({', '.join(missing[:3])}, ...): the pretrained encoder is "
+                         "larger (deeper or another patch size) than the classifier")
+    uncovered = sorted(k for k in dst if k not in src and not k.startswith(_FRESH))
+    if uncovered:
+        raise ValueError(f"the pretrained encoder has no weights for {len(uncovered)} of the "
+                         f"classifier's encoder tensors ({', '.join(uncovered[:3])}, ...): it "
+                         "is smaller (fewer blocks?) and they would stay random; build the "
+                         "classifier with the pretrained depth and width")
     for key, variable in src.items():
         if tuple(dst[key].shape) != tuple(variable.shape):
             raise ValueError(

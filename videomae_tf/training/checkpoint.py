@@ -80,6 +80,8 @@ class TrainingCheckpoint:
         path = os.fspath(path)
         if os.path.isdir(path):
             found = tf.train.latest_checkpoint(path)
+            if found is None and os.path.isdir(os.path.join(path, "checkpoints")):  # a run folder
+                found = tf.train.latest_checkpoint(os.path.join(path, "checkpoints"))
             if found is None:
                 raise FileNotFoundError(f"no checkpoint in {path}")
             return found
@@ -103,7 +105,18 @@ class TrainingCheckpoint:
         path = self.resolve(path)
         if path is None:
             return None
-        self._checkpoint.restore(path).assert_consumed()
+        status = None
+        try:
+            status = self._checkpoint.restore(path)
+            status.assert_consumed()
+        except (AssertionError, ValueError, tf.errors.OpError) as e:
+            if status is not None:
+                status.expect_partial()  # no list of unmatched values when it is collected
+            first = str(e).strip().splitlines()[0].split(". ")[0][:160]
+            raise ValueError(f"checkpoint {path} does not fit this run's model and optimizer "
+                             f"({first}): it was written by another kind of run (pretraining "
+                             "vs fine-tuning) or another model size; to start from pretrained "
+                             "weights use init, not resume") from None
         for keras_variable, copy in self._pairs:
             keras_variable.assign(copy.numpy().astype(keras_variable.dtype))
         return int(self.step.numpy())

@@ -171,13 +171,19 @@ def plan_run(cfg, num_examples, what):
     if steps_per_epoch < 1:
         raise ValueError(f"{what} make no batch of {total_batch}")
     warmup = cfg["warmup_steps"] if cfg["warmup_steps"] > 0 else cfg["warmup_epochs"] * steps_per_epoch
+    total_steps = cfg["epochs"] * steps_per_epoch
+    if warmup >= total_steps:
+        key = "warmup_steps" if cfg["warmup_steps"] > 0 else "warmup_epochs"
+        raise ValueError(f"{key}={cfg[key]} warms up for {warmup} of the run's {total_steps} "
+                         f"steps ({cfg['epochs']} epochs of {steps_per_epoch}): nothing is left "
+                         "for the schedule; lower it or train longer")
     if index == 0:
         check_resumed_config(cfg, out)
     plan = RunPlan(out=out, strategy=strategy, distribution=distribution,
                    precision=resolve_precision(cfg["precision"], strategy), replicas=replicas,
                    workers=workers, worker_index=index, per_replica_batch=per_replica_batch,
                    total_batch=total_batch, steps_per_epoch=steps_per_epoch,
-                   total_steps=cfg["epochs"] * steps_per_epoch, warmup_steps=warmup,
+                   total_steps=total_steps, warmup_steps=warmup,
                    lr=scaled_lr(cfg["lr"], total_batch))
     if cfg["progress"] or workers > 1:
         print(plan.describe(), flush=True)

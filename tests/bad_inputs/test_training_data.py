@@ -111,3 +111,27 @@ def test_the_cli_reports_a_bad_value_as_a_usage_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [
         "videomae-tf finetune: error: finetune config: batch_size=0; expected an integer >= 1"]
+
+
+def test_a_warmup_as_long_as_the_run_is_refused(videos, tmp_path):
+    config = _config(tmp_path, videos["train"], videos["root"], num_classes=8, warmup_epochs=1)
+    with pytest.raises(ValueError, match=r"warmup_epochs=1 warms up for 4 of the run's 4 steps"):
+        finetune(config)
+
+
+def test_resuming_fine_tuning_from_a_pretraining_checkpoint_is_refused(videos, tmp_path):
+    from videomae_tf.training.pretrain import get_pretrain_config
+    from videomae_tf.training.recipes import merge
+
+    pretraining = merge(get_pretrain_config("synthetic"), dict(
+        model=dict(patch_size=16, tubelet_size=2, embed_dim=32, depth=1, num_heads=2,
+                   decoder_embed_dim=16, decoder_depth=1, decoder_num_heads=2),
+        num_frames=4, input_size=32, batch_size=4, epochs=1, progress=False, warmup_epochs=0,
+        output_dir=str(tmp_path / "pt"), resume=False, checkpoint_every=1,
+        data=dict(train=str(videos["train"]), root=str(videos["root"]), synthetic=None)))
+    pretrain(pretraining)
+    config = _config(tmp_path, videos["train"], videos["root"], num_classes=8,
+                     resume=str(tmp_path / "pt"))  # a run folder: its checkpoints/ are found
+    with pytest.raises(ValueError, match=r"checkpoint .*pt/checkpoints/ckpt-\d+ does not fit "
+                                         r"this run's model and optimizer .*use init, not resume"):
+        finetune(config)
