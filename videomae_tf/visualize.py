@@ -28,6 +28,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from videomae_tf.files import replacing, write_bytes_atomic
+
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
 
@@ -217,15 +219,23 @@ def reconstruction_figures(videos, *, title, subtitle, frame_indices=None, scale
 def write_png(path, image_rgb):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)):
-        raise OSError(f"could not write {path}")
-    return path
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise OSError(f"could not encode {path}")
+    return write_bytes_atomic(path, encoded.tobytes())
 
 
 def write_gif(path, frames_rgb, fps=4.0):
-    """An endlessly looping GIF of uint8 RGB frames (OpenCV >= 4.11, else Pillow)."""
+    """An endlessly looping GIF of uint8 RGB frames (OpenCV >= 4.11, else Pillow), written
+    under a temporary name and renamed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    with replacing(path) as tmp:
+        _write_gif(tmp, frames_rgb, fps)
+    return path
+
+
+def _write_gif(path, frames_rgb, fps):
     duration = max(int(round(1000.0 / fps)), 10)
     if hasattr(cv2, "imwriteanimation") and hasattr(cv2, "Animation"):
         animation = cv2.Animation()
@@ -234,7 +244,7 @@ def write_gif(path, frames_rgb, fps=4.0):
         animation.durations = [duration] * len(frames_rgb)
         try:
             if cv2.imwriteanimation(str(path), animation):
-                return path
+                return
         except cv2.error:
             pass  # an OpenCV built without the GIF codec: try Pillow
     try:
@@ -243,8 +253,8 @@ def write_gif(path, frames_rgb, fps=4.0):
         raise RuntimeError("writing a GIF needs OpenCV >= 4.11 (cv2.imwriteanimation with "
                            "GIF support) or Pillow (`pip install pillow`)") from None
     images = [Image.fromarray(np.ascontiguousarray(f)) for f in frames_rgb]
-    images[0].save(path, save_all=True, append_images=images[1:], duration=duration, loop=0)
-    return path
+    images[0].save(path, format="GIF", save_all=True, append_images=images[1:],
+                   duration=duration, loop=0)
 
 
 # ------------------------------------------------------------------------ model + video
