@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared_data():
     """The ../shared/data folder of real videos and label maps, or a skip."""
     if not SHARED_DATA.is_dir():

@@ -20,18 +20,14 @@ SIZE = (340, 256)
 
 
 @pytest.fixture(scope="module")
-def long_video(tmp_path_factory):
+def long_video(tmp_path_factory, shared_data):
     """About three minutes of real video: the shared clips, one after another, six times."""
-    from conftest import SHARED_DATA
-
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"real test data not found at {SHARED_DATA} (../shared is absent)")
     path = tmp_path_factory.mktemp("long") / "long.avi"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), FPS, SIZE)
     count = 0
     for _ in range(6):
         for name in SOURCES:
-            for frame in VideoReader(SHARED_DATA / "videos" / name, "pyav").iter_frames():
+            for frame in VideoReader(shared_data / "videos" / name, "pyav").iter_frames():
                 writer.write(cv2.cvtColor(cv2.resize(frame, SIZE), cv2.COLOR_RGB2BGR))
                 count += 1
     writer.release()
