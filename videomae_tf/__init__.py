@@ -32,7 +32,16 @@ _MODELS = (
     "save_weights",
 )
 
-__all__ = list(_MODELS)
+#: Tools beyond the models: name -> the module that holds it.
+_TOOLS = {
+    "extract_features": "videomae_tf.features",
+    "load_features": "videomae_tf.features",
+    "predict_timeline": "videomae_tf.timeline",
+    "export_model": "videomae_tf.export",
+    "train_linear_probe": "videomae_tf.training.linear_probe",
+}
+
+__all__ = list(_MODELS) + list(_TOOLS)
 
 
 def __getattr__(name):
@@ -40,8 +49,12 @@ def __getattr__(name):
         from videomae_tf import models
 
         return getattr(models, name)
+    if name in _TOOLS:
+        import importlib
+
+        return getattr(importlib.import_module(_TOOLS[name]), name)
     raise AttributeError(f"module 'videomae_tf' has no attribute {name!r}")
 
 
 def __dir__():
-    return sorted(list(globals()) + list(_MODELS))
+    return sorted(list(globals()) + list(_MODELS) + list(_TOOLS))

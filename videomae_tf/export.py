@@ -162,8 +162,15 @@ def export_model(model, output, format: str = "saved_model") -> Path:
         if format == "saved_model":
             export_saved_model(model, staged)
         else:
-            model.export(str(staged), format=format, input_signature=[_clip_spec(model)],
-                         verbose=False)
+            try:
+                model.export(str(staged), format=format, input_signature=[_clip_spec(model)],
+                             verbose=False)
+            except OSError:
+                raise
+            except Exception as e:  # a converter that cannot translate an op, say
+                first = (str(e).strip().splitlines() or [type(e).__name__])[0][:300]
+                raise RuntimeError(f"the {format} converter could not translate the model: "
+                                   f"{first}") from e
         if final.is_dir():  # an empty folder the user made for it
             final.rmdir()
         for tmp, target in companions:
