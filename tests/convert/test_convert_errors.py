@@ -177,3 +177,29 @@ def test_safetensors_bf16_and_f16(tmp_path):
     source = read_source(tmp_path / "t.safetensors")
     for key, value in tensors.items():
         np.testing.assert_array_equal(source.tensors[key].load(), value.float().numpy())
+
+
+def test_a_head_narrower_than_the_encoder_is_an_error(official_ft_file, tmp_path):
+    """It used to convert with exit 0 and a random head ("does not fit the classes asked for")."""
+    rewrite(official_ft_file, lambda sd: sd.update({"head.weight": sd["head.weight"][:, :-2]}))
+    message = attempt(official_ft_file, tmp_path / "out")
+    assert "head.weight is (5, 62)" in message and "not the encoder's width 64" in message
+
+
+def test_command_line_mistakes_are_one_line_with_exit_2(official_ft_file, tmp_path, capsys,
+                                                        monkeypatch):
+    args = [str(official_ft_file), "--output", str(tmp_path / "o.weights.h5"), "--img-size",
+            "32", "--num-frames", "4", "--set", "num_heads=2", "--no-progress"]
+    with pytest.raises(SystemExit) as exit_info:
+        main(args + ["--ignore", "["])  # not a regular expression
+    assert exit_info.value.code == 2
+    assert "--ignore: not a regular expression: '['" in capsys.readouterr().err
+
+    def unreadable(*_, **__):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("checkpoints_convert.converter.read_source", unreadable)
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0] == f"videomae-convert: error: cannot read {official_ft_file}: Permission denied"
+    assert not list(tmp_path.glob("o.*")) and not list(tmp_path.glob(".partial*"))
