@@ -238,3 +238,17 @@ def test_sampler_errors_are_not_decode_errors():
         read_clip(VIDEOS / "short_32_frames.mp4", broken)
     with pytest.raises(IndexError):
         read_clip(VIDEOS / "short_32_frames.mp4", [40])
+
+
+@needs_videos
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", ["mmaction2_test_xvid.avi", "rotation_90.mov"])
+def test_streamed_frames_equal_random_access(name, backend):
+    """iter_frames (what --timeline decodes long videos with) gives every frame, in order,
+    as get_batch does; a corrupt file raises the usual error, naming it."""
+    reader = VideoReader(VIDEOS / name, backend)
+    streamed = np.stack(list(reader.iter_frames(chunk=7)))
+    assert streamed.shape[0] == GOOD[name][0]
+    np.testing.assert_array_equal(streamed, reader.get_batch(range(reader.num_frames)))
+    with pytest.raises(VideoDecodeError, match="corrupted.mp4"):
+        list(VideoReader(VIDEOS / "corrupted.mp4", backend).iter_frames())

@@ -431,6 +431,7 @@ class VideoReader:
                 yield from self.get_batch(range(start, min(start + chunk, self.num_frames)))
             return
         frames = native()
+        count = 0
         while True:
             try:
                 frame = _wrap_errors(lambda: next(frames, None), self.path,
@@ -439,8 +440,12 @@ class VideoReader:
                 frames.close()
                 raise
             if frame is None:
-                return
+                break
+            count += 1
             yield frame
+        if count < self.num_frames - _COUNT_SLACK:  # OpenCV just stops at a bad packet
+            raise VideoDecodeError(self.path, f"stream ended after {count} of {self.num_frames} "
+                                              f"frames ({self.backend})")
 
     def close(self) -> None:
         """Release the decoder."""
