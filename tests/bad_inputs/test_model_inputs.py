@@ -90,3 +90,16 @@ def test_lists_in_utf16_are_read_and_other_encodings_named(tmp_path):
     (tmp_path / "latin1.txt").write_bytes("caf\xe9.mp4 0\n".encode("latin-1"))
     with pytest.raises(ValueError, match=r"latin1.txt is not UTF-8 text \(byte 3"):
         read_annotations(tmp_path / "latin1.txt")
+
+
+@pytest.mark.parametrize("options, expected", [
+    (dict(num_heads=0), "num_heads=0; expected an integer >= 1"),  # was a ZeroDivisionError
+    (dict(embed_dim=30, num_heads=4), "embed_dim=30 is not divisible by num_heads=4"),
+    (dict(num_classes=-1), "num_classes=-1; expected an integer >= 0"),
+    (dict(drop_path_rate=1.5), "drop_path_rate=1.5; expected a number >= 0 and < 1"),
+    (dict(img_size=0), "img_size=0; expected an integer >= 1"),
+    (dict(in_chans=0), "in_chans=0; expected an integer >= 1"),
+])
+def test_bad_constructor_options_are_named(options, expected):
+    with pytest.raises(ValueError, match=expected):
+        VideoMAEClassifier(**dict(TINY, **options))

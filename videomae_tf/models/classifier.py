@@ -5,6 +5,7 @@ from keras import layers, ops
 
 from videomae_tf.models.encoder import ENCODER_DEFAULTS, EncoderStack
 from videomae_tf.models.layers import dense_init, layer_norm
+from videomae_tf.models.options import check_model_options
 
 
 @keras.saving.register_keras_serializable(package="videomae_tf")
@@ -36,6 +37,9 @@ class VideoMAEClassifier(EncoderStack, keras.Model):
         **kwargs,
     ):
         model_kwargs = {k: kwargs.pop(k) for k in ("dtype", "trainable") if k in kwargs}
+        check_model_options(dict(num_classes=num_classes, head_drop_rate=head_drop_rate,
+                                 init_scale=init_scale, fc_norm_eps=fc_norm_eps),
+                            type(self).__name__)
         super().__init__(name=name, **model_kwargs)
         self._init_encoder(**kwargs)
         self.num_classes = int(num_classes)

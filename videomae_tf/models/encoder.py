@@ -11,6 +11,7 @@ import numpy as np
 from keras import layers, ops
 
 from videomae_tf.models.layers import Block, TubeletEmbedding, dense_init, layer_norm, sinusoid_table
+from videomae_tf.models.options import check_model_options
 
 
 def as_pair(size):
@@ -49,6 +50,7 @@ class EncoderStack:
         if unknown:
             raise TypeError(f"unknown encoder options: {sorted(unknown)}")
         cfg = dict(ENCODER_DEFAULTS, **kwargs)
+        check_model_options(cfg, type(self).__name__)
         cfg["img_size"] = as_pair(cfg["img_size"])
         self.encoder_config = cfg
         height, width = cfg["img_size"]

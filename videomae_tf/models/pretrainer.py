@@ -14,6 +14,7 @@ import numpy as np
 from keras import layers, ops
 
 from videomae_tf.models.encoder import ENCODER_DEFAULTS, VideoMAEEncoder, gather_tokens
+from videomae_tf.models.options import check_model_options
 from videomae_tf.models.layers import Block, dense_init, layer_norm, sinusoid_table
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -161,6 +162,10 @@ class VideoMAEPretrainer(keras.Model):
         **kwargs,
     ):
         model_kwargs = {k: kwargs.pop(k) for k in ("dtype", "trainable") if k in kwargs}
+        check_model_options(dict(decoder_embed_dim=decoder_embed_dim, decoder_depth=decoder_depth,
+                                 decoder_num_heads=decoder_num_heads,
+                                 decoder_mlp_ratio=decoder_mlp_ratio, decoder_eps=decoder_eps),
+                            type(self).__name__)
         super().__init__(name=name, **model_kwargs)
         self.encoder = VideoMAEEncoder(name="encoder", final_norm=encoder_final_norm, **kwargs)
         enc = self.encoder.encoder_config

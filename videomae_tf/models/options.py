@@ -1,0 +1,58 @@
+"""Checks of model constructor options: a wrong value is one ValueError naming the option,
+before any layer is built (instead of a ZeroDivisionError or a Keras layer's complaint)."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+__all__ = ["check_model_options"]
+
+_INT_AT_LEAST_1 = ("patch_size", "num_frames", "tubelet_size", "in_chans", "embed_dim", "depth",
+                   "num_heads", "head_dim", "decoder_embed_dim", "decoder_depth",
+                   "decoder_num_heads")
+_INT_AT_LEAST_0 = ("num_classes",)
+_RATE = ("drop_path_rate", "head_drop_rate")  # in [0, 1)
+_POSITIVE = ("mlp_ratio", "decoder_mlp_ratio", "layer_norm_eps", "fc_norm_eps", "decoder_eps",
+             "init_scale")
+_NON_NEGATIVE = ("init_values",)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def check_model_options(options: dict, model: str) -> None:
+    """Raise ValueError for the first option of ``options`` outside its type or range
+    (``None`` is accepted where it means "the default")."""
+    def fail(key, expected):
+        raise ValueError(f"{model}: {key}={options[key]!r}; expected {expected}")
+
+    for key, value in options.items():
+        if value is None:
+            continue
+        if key in _INT_AT_LEAST_1 and not (_is_int(value) and value >= 1):
+            fail(key, "an integer >= 1")
+        if key in _INT_AT_LEAST_0 and not (_is_int(value) and value >= 0):
+            fail(key, "an integer >= 0 (0: no head)")
+        if key in _RATE and not (_is_number(value) and 0 <= value < 1):
+            fail(key, "a number >= 0 and < 1")
+        if key in _POSITIVE and not (_is_number(value) and value > 0):
+            fail(key, "a number > 0")
+        if key in _NON_NEGATIVE and not (_is_number(value) and value >= 0):
+            fail(key, "a number >= 0")
+    size = options.get("img_size")
+    if size is not None:
+        pair = size if isinstance(size, (list, tuple)) else (size, size)
+        if len(pair) != 2 or not all(_is_int(v) and v >= 1 for v in pair):
+            fail("img_size", "an integer >= 1 or a (height, width) pair of them")
+    for width, heads in (("embed_dim", "num_heads"), ("decoder_embed_dim", "decoder_num_heads")):
+        if options.get("head_dim") is None and width in options and heads in options \
+                and options[width] % options[heads]:
+            raise ValueError(f"{model}: {width}={options[width]} is not divisible by "
+                             f"{heads}={options[heads]} (or give head_dim)")
