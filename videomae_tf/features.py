@@ -86,6 +86,11 @@ def feature_names(paths: Sequence[str], root: str | os.PathLike | None = None) -
 
 # ---------------------------------------------------------------------------- writers
 
+def _npy_file(folder: Path, name: str, kind: str) -> Path:
+    """``<name>.npy`` for the pooled features, ``<name>.<kind>.npy`` for the others."""
+    return folder / (f"{name}.npy" if kind == POOLED else f"{name}.{kind}.npy")
+
+
 class _NpyFolder:
     """``<name>.npy`` (pooled), ``<name>.clips.npy``, ``<name>.tokens.npy`` under a folder;
     the pooled file is written last, so its presence means the video is complete."""
@@ -94,16 +99,12 @@ class _NpyFolder:
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
 
-    def _file(self, name: str, kind: str) -> Path:
-        suffix = ".npy" if kind == POOLED else f".{kind}.npy"
-        return self.folder / f"{name}{suffix}"
-
     def has(self, name: str) -> bool:
-        return self._file(name, POOLED).is_file()
+        return _npy_file(self.folder, name, POOLED).is_file()
 
     def write(self, name: str, arrays: dict[str, np.ndarray]) -> None:
         for kind in sorted(arrays, key=lambda k: k == POOLED):  # pooled last
-            path = self._file(name, kind)
+            path = _npy_file(self.folder, name, kind)
             path.parent.mkdir(parents=True, exist_ok=True)
             # through memory: numpy's own file writes can stop short without an error
             buffer = io.BytesIO()
@@ -174,13 +175,11 @@ def load_features(source: str | os.PathLike, names: Sequence[str], kind: str = P
                 raise KeyError(f"{source} has no {kind} features for {len(missing)} of "
                                f"{len(names)} videos (first: '{missing[0]}')")
             return np.stack([f[n][kind][()] for n in names])
-    folder = _NpyFolder.__new__(_NpyFolder)
-    folder.folder = source
-    missing = [n for n in names if not folder._file(n, kind).is_file()]
+    missing = [n for n in names if not _npy_file(source, n, kind).is_file()]
     if missing:
         raise KeyError(f"{source} has no {kind} features for {len(missing)} of {len(names)} "
                        f"videos (first: '{missing[0]}'; run `videomae-tf features` first)")
-    return np.stack([np.load(folder._file(n, kind)) for n in names])
+    return np.stack([np.load(_npy_file(source, n, kind)) for n in names])
 
 
 # ---------------------------------------------------------------------------- extract
