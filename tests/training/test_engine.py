@@ -123,7 +123,7 @@ def test_mixed_precision_trains_and_checkpoints(policy, tmp_path):
     finally:
         keras.config.set_dtype_policy(previous)
     optimizer = make_optimizer(model, lr=3e-3, total_steps=8, loss_scale=policy == "mixed_float16")
-    trainer = Trainer(model, optimizer, progress=False, jit_compile=False,
+    trainer = Trainer(model, optimizer, progress=False, jit_compile=True,
                       checkpoint_dir=tmp_path / "ckpt")
     result = trainer.fit(_dataset(), epochs=2)
     losses = [row["train_loss"] for row in result["history"]]
