@@ -8,6 +8,7 @@ and patch match (SPEC 1 and 5), or from ``--set num_heads=N``. Frames and image 
 come from the flags, config.json, a stored position table, or default to 16 x 224.
 """
 
+import collections
 import re
 
 from checkpoints_convert.errors import ConversionError
@@ -91,6 +92,13 @@ def infer_config(canon, task, hf=None, arch="auto", num_frames=None, img_size=No
     depth = count_blocks(enc)
     if depth == 0:
         raise ConversionError("the checkpoint has no transformer blocks (blocks.0...)")
+    block_widths = collections.Counter(
+        enc[key].shape[0] for key in enc if re.fullmatch(r"blocks\.\d+\.norm1\.weight", key))
+    if block_widths and dim not in block_widths:  # blame the odd tensor, not every other one
+        width = block_widths.most_common(1)[0][0]
+        raise ConversionError(
+            f"patch_embed.proj.weight has shape {kernel.shape} (width {dim}), but the blocks "
+            f"are {width} wide (blocks.N.norm1.weight): the patch embedding is mis-shaped")
     info = {"layout": canon.layout, "source_task": canon.kind}
 
     detected = match_arch(dim, depth, patch)

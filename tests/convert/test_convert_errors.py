@@ -203,3 +203,12 @@ def test_command_line_mistakes_are_one_line_with_exit_2(official_ft_file, tmp_pa
     err = capsys.readouterr().err.strip().splitlines()
     assert err[0] == f"videomae-convert: error: cannot read {official_ft_file}: Permission denied"
     assert not list(tmp_path.glob("o.*")) and not list(tmp_path.glob(".partial*"))
+
+
+def test_a_mis_shaped_patch_embedding_is_blamed_not_the_good_tensors(official_ft_file, tmp_path):
+    """The width was read from the patch embedding alone, so every good tensor mismatched."""
+    rewrite(official_ft_file, lambda sd: sd.update(
+        {"patch_embed.proj.weight": sd["patch_embed.proj.weight"][:-1]}))
+    message = attempt(official_ft_file, tmp_path / "out")
+    assert "patch_embed.proj.weight has shape (63, 3, 2, 16, 16)" in message
+    assert "blocks are 64 wide" in message and "head.weight" not in message
