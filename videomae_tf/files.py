@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["check_space", "partial_path", "replacing", "write_bytes_atomic",
+__all__ = ["check_space", "partial_path", "replacing", "write_bytes_atomic", "write_png",
            "write_text_atomic"]
 
 #: Room kept free beyond an estimate (HDF5 headers, metadata).
@@ -51,6 +51,16 @@ def write_bytes_atomic(path: os.PathLike | str, data: bytes) -> Path:
 def write_text_atomic(path: os.PathLike | str, text: str) -> Path:
     """Write UTF-8 ``text`` to ``path`` through a temporary name; returns ``path``."""
     return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def write_png(path: os.PathLike | str, image_bgr) -> Path:
+    """Encode an OpenCV (BGR) image as PNG and write it through a temporary name."""
+    import cv2
+
+    ok, encoded = cv2.imencode(".png", image_bgr)
+    if not ok:
+        raise OSError(f"could not encode {path}")
+    return write_bytes_atomic(path, encoded.tobytes())
 
 
 def check_space(path: os.PathLike | str, nbytes: int, already: int = 0) -> None:

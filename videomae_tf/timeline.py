@@ -26,7 +26,7 @@ from videomae_tf.data import transforms
 from videomae_tf.evaluation.aggregation import softmax
 from videomae_tf.evaluation.predict import top_k_predictions
 from videomae_tf.evaluation.progress import progress_bar
-from videomae_tf.files import replacing, write_text_atomic
+from videomae_tf.files import write_png, write_text_atomic
 
 __all__ = ["Timeline", "predict_timeline", "timeline_windows", "render_timeline",
            "write_timeline"]
@@ -187,11 +187,7 @@ def write_timeline(timeline: Timeline, output_dir, k: int = 5) -> dict[str, str]
     summary = {"video": timeline.video, "fps": timeline.fps, "num_frames": timeline.num_frames,
                "num_windows": len(rows), "windows": rows}
     write_text_atomic(paths["json"], json.dumps(summary, indent=1))
-    ok, encoded = cv2.imencode(".png", cv2.cvtColor(render_timeline(timeline), cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise OSError(f"could not encode {paths['png']}")
-    with replacing(paths["png"]) as tmp:
-        tmp.write_bytes(encoded.tobytes())
+    write_png(paths["png"], cv2.cvtColor(render_timeline(timeline), cv2.COLOR_RGB2BGR))
     return {kind: str(path) for kind, path in paths.items()}
 
 

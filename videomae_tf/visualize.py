@@ -28,7 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from videomae_tf.files import replacing, write_bytes_atomic
+from videomae_tf import files
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
@@ -219,10 +219,7 @@ def reconstruction_figures(videos, *, title, subtitle, frame_indices=None, scale
 def write_png(path, image_rgb):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    ok, encoded = cv2.imencode(".png", cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise OSError(f"could not encode {path}")
-    return write_bytes_atomic(path, encoded.tobytes())
+    return files.write_png(path, cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
 
 
 def write_gif(path, frames_rgb, fps=4.0):
@@ -230,7 +227,7 @@ def write_gif(path, frames_rgb, fps=4.0):
     under a temporary name and renamed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with replacing(path) as tmp:
+    with files.replacing(path) as tmp:
         _write_gif(tmp, frames_rgb, fps)
     return path
 

@@ -46,6 +46,20 @@ def load_inference(path):
     return load_inference_model(path)
 
 
+def load_videomae_model(path):
+    """A VideoMAE classifier or pretraining model from a .weights.h5 (+ sidecar) or .keras
+    file, for the commands that need the Keras model itself (export, features)."""
+    from videomae_tf.models import VideoMAEClassifier, VideoMAEPretrainer, load_model
+
+    path = existing(path, "model")
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory: give a .weights.h5 or .keras file")
+    model = load_model(path)
+    if not isinstance(model, (VideoMAEClassifier, VideoMAEPretrainer)):
+        raise UsageError(f"{path} holds a {type(model).__name__}, not a VideoMAE model")
+    return model
+
+
 def add_view_arguments(parser: argparse.ArgumentParser, clips: int = 5, crops: int = 3) -> None:
     """--num-clips, --num-crops, --sampling-rate, --short-side, --sampler, --batch-size,
     --backend: how each video is cut into test views."""

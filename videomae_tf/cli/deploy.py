@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from videomae_tf.cli.common import UsageError, existing
+from videomae_tf.cli.common import UsageError, load_videomae_model
 
 
 def add_export_arguments(p: argparse.ArgumentParser) -> None:
@@ -23,14 +23,9 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_export(args: argparse.Namespace) -> int:
     from videomae_tf.export import ExportError, export_model, verify_export
-    from videomae_tf.models import VideoMAEClassifier, VideoMAEPretrainer, load_model
+    from videomae_tf.models import VideoMAEClassifier
 
-    weights = existing(args.weights, "model")
-    if weights.is_dir():
-        raise UsageError(f"{weights} is a directory: export takes a .weights.h5 or .keras file")
-    model = load_model(weights)
-    if not isinstance(model, (VideoMAEClassifier, VideoMAEPretrainer)):
-        raise UsageError(f"{weights} holds a {type(model).__name__}, not a VideoMAE model")
+    model = load_videomae_model(args.weights)
     try:
         written = export_model(model, args.output, args.format)
     except ExportError as e:

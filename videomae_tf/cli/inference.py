@@ -10,6 +10,7 @@ import sys
 from videomae_tf.cli.common import (UsageError, add_view_arguments, class_names, existing,
                                     load_inference, views)
 
+
 def add_evaluate_arguments(p):
     p.add_argument("--weights", required=True,
                    help="model: .weights.h5 (with its .json sidecar), .keras or SavedModel dir")

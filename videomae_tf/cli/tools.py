@@ -8,7 +8,8 @@ import json
 import os
 from pathlib import Path
 
-from videomae_tf.cli.common import UsageError, add_view_arguments, existing, views
+from videomae_tf.cli.common import (UsageError, add_view_arguments, existing, load_videomae_model,
+                                    views)
 
 
 def add_features_arguments(p: argparse.ArgumentParser) -> None:
@@ -55,14 +56,10 @@ def _feature_inputs(arguments: list[str], root: str | None):
 
 def run_features(args: argparse.Namespace) -> int:
     from videomae_tf.features import extract_features
-    from videomae_tf.models import VideoMAEClassifier, VideoMAEPretrainer, load_model
 
     test_views = views(args)
-    weights = existing(args.weights, "model")
     videos, root = _feature_inputs(args.videos, args.root)
-    model = load_model(weights)
-    if not isinstance(model, (VideoMAEClassifier, VideoMAEPretrainer)):
-        raise UsageError(f"{weights} holds a {type(model).__name__}, not a VideoMAE model")
+    model = load_videomae_model(args.weights)
     report = extract_features(model, videos, args.output, root=root, views=test_views,
                               per_clip=args.per_clip, token_map=args.token_map,
                               batch_size=args.batch_size, backend=args.backend)

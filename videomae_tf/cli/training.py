@@ -7,6 +7,7 @@ import json
 
 from videomae_tf.cli.common import UsageError, existing
 
+
 def read_config_file(path) -> dict:
     path = existing(path, "config file")
     text = path.read_text(encoding="utf-8")

@@ -6,6 +6,7 @@ import json
 
 from videomae_tf.cli.common import existing
 
+
 def add_visualize_arguments(p):
     p.add_argument("video", help="the video to reconstruct")
     p.add_argument("--weights", required=True,

@@ -13,7 +13,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from videomae_tf.files import write_bytes_atomic
+from videomae_tf.files import write_png
 
 __all__ = ["render_confusion_matrix", "save_confusion_matrix"]
 
@@ -97,8 +97,4 @@ def save_confusion_matrix(path, matrix, class_names: Sequence[str] | None = None
     """Render and write a PNG; returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    image = render_confusion_matrix(matrix, class_names, title)
-    ok, encoded = cv2.imencode(".png", image)
-    if not ok:
-        raise OSError(f"could not encode the confusion-matrix image {path}")
-    return write_bytes_atomic(path, encoded.tobytes())
+    return write_png(path, render_confusion_matrix(matrix, class_names, title))

@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from videomae_tf.files import write_bytes_atomic
+from videomae_tf.files import write_png
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _PANEL_W, _PANEL_H, _MARGIN = 420, 300, 66
@@ -91,8 +91,4 @@ def render_curves(rows, title="training curves"):
 def save_curves(log_csv, path, title="training curves"):
     """Draw ``log_csv`` into ``path`` (PNG, written to a temporary name then renamed)."""
     path = Path(path)
-    image = render_curves(read_log(log_csv), title)
-    ok, encoded = cv2.imencode(".png", image)
-    if not ok:
-        raise OSError(f"could not encode {path}")
-    return write_bytes_atomic(path, encoded.tobytes())
+    return write_png(path, render_curves(read_log(log_csv), title))
