@@ -20,7 +20,7 @@ HF_EPS_FC_NORM = 1e-5  # transformers' fc_norm and decoder.norm are nn.LayerNorm
 
 
 def _architectures():
-    from videomae_tf.models.zoo import ARCHITECTURES
+    from videomae_tf.models.architectures import ARCHITECTURES
 
     return ARCHITECTURES
 

@@ -21,7 +21,8 @@ import numpy as np
 from checkpoints_convert.errors import ConversionError
 from checkpoints_convert.reader import LazyTensor
 
-PREFIXES = ("module.", "_orig_mod.")  # DDP / DeepSpeed wrappers, torch.compile
+#: DDP / DeepSpeed wrappers, torch.compile, and Hub custom-code wrappers (``self.model``).
+PREFIXES = ("module.", "_orig_mod.", "model.")
 
 
 @dataclass

@@ -39,6 +39,9 @@ _TOOLS = {
     "predict_timeline": "videomae_tf.timeline",
     "export_model": "videomae_tf.export",
     "train_linear_probe": "videomae_tf.training.linear_probe",
+    "save_pretrained": "videomae_tf.hub",
+    "from_pretrained": "videomae_tf.hub",
+    "push_to_hub": "videomae_tf.hub",
 }
 
 __all__ = list(_MODELS) + list(_TOOLS)

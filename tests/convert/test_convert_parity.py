@@ -41,13 +41,18 @@ def write_layout(model, layout, folder):
         torch.save({"model": {"_orig_mod." + k: v for k, v in official.items()}, "epoch": 1}, path)
     elif layout == "official-top":
         torch.save(official, path)
+    elif layout == "hub-wrapper-safetensors":  # a custom-code Hub model holding it as .model
+        from safetensors.torch import save_file
+
+        path = path.with_suffix(".safetensors")
+        save_file({"model." + k: v.contiguous() for k, v in official.items()}, path)
     elif layout == "mmaction2":
         torch.save({"state_dict": helpers.mmaction2_state_dict(model), "meta": {"epoch": 1}}, path)
     return path
 
 
 CLS_LAYOUTS = ["transformers", "transformers-bin", "official-module", "official-model",
-               "official-orig-mod", "official-top", "mmaction2"]
+               "official-orig-mod", "official-top", "hub-wrapper-safetensors", "mmaction2"]
 
 
 @pytest.mark.parametrize("layout", CLS_LAYOUTS)

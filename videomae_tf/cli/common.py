@@ -38,22 +38,40 @@ def class_names(labels: str | None, num_classes: int | None,
     return names
 
 
-def load_inference(path):
-    """A classifier for evaluate/predict: .weights.h5 (+ sidecar), .keras or SavedModel."""
+#: The help text of every --weights flag.
+WEIGHTS_HELP = ("model: .weights.h5 (with its sidecar), .keras, a pretrained folder, "
+                "hf://org/repo or a zoo name (videomae-tf zoo)")
+
+
+def model_source(text: str) -> Path:
+    """--weights as a local path: a file or folder as given, an ``hf://org/repo`` handle
+    or a zoo name fetched (and converted) into the caches."""
+    from videomae_tf.hub import resolve
+
+    try:
+        return resolve(text)
+    except FileNotFoundError as e:
+        raise UsageError(f"model not found: {e}") from None
+
+
+def load_inference(source: str):
+    """A classifier for evaluate/predict: any --weights source, or a SavedModel folder."""
     from videomae_tf.evaluation import load_inference_model
 
-    existing(path, "model")
-    return load_inference_model(path)
+    return load_inference_model(model_source(source))
 
 
-def load_videomae_model(path):
-    """A VideoMAE classifier or pretraining model from a .weights.h5 (+ sidecar) or .keras
-    file, for the commands that need the Keras model itself (export, features)."""
+def load_videomae_model(source: str):
+    """A VideoMAE classifier or pretraining model from any --weights source, for the
+    commands that need the Keras model itself (export, features, visualize)."""
     from videomae_tf.models import VideoMAEClassifier, VideoMAEPretrainer, load_model
+    from videomae_tf.models.transfer import FOLDER_CONFIG
 
-    path = existing(path, "model")
-    if path.is_dir():
-        raise UsageError(f"{path} is a directory: give a .weights.h5 or .keras file")
+    path = model_source(source)
+    if path.is_dir() and not (path / FOLDER_CONFIG).is_file():
+        raise UsageError(f"{path} is a directory but not a pretrained folder (no "
+                         f"{FOLDER_CONFIG}): give a .weights.h5 or .keras file or a folder "
+                         "written by save_pretrained")
     model = load_model(path)
     if not isinstance(model, (VideoMAEClassifier, VideoMAEPretrainer)):
         raise UsageError(f"{path} holds a {type(model).__name__}, not a VideoMAE model")

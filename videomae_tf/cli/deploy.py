@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from videomae_tf.cli.common import UsageError, load_videomae_model
+from videomae_tf.cli.common import WEIGHTS_HELP, UsageError, load_videomae_model
 
 
 def add_export_arguments(p: argparse.ArgumentParser) -> None:
     from videomae_tf.export import EXPORT_FORMATS
 
-    p.add_argument("--weights", required=True, help="model: .weights.h5 (with its sidecar) or .keras")
+    p.add_argument("--weights", required=True, help=WEIGHTS_HELP)
     p.add_argument("--output", required=True,
                    help="where to write: a directory for saved_model, else a file (the "
                         "format's suffix is added when missing: .onnx, .xml + .bin, .tflite)")

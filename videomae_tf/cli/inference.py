@@ -7,13 +7,12 @@ import json
 import os
 import sys
 
-from videomae_tf.cli.common import (UsageError, add_view_arguments, class_names, existing,
-                                    load_inference, views)
+from videomae_tf.cli.common import (WEIGHTS_HELP, UsageError, add_view_arguments, class_names,
+                                    existing, load_inference, views)
 
 
 def add_evaluate_arguments(p):
-    p.add_argument("--weights", required=True,
-                   help="model: .weights.h5 (with its .json sidecar), .keras or SavedModel dir")
+    p.add_argument("--weights", required=True, help=WEIGHTS_HELP + " or a SavedModel folder")
     p.add_argument("--list", required=True, dest="annotations", help="annotation list to test on")
     p.add_argument("--root", help="folder the list's relative paths start from "
                                   "(default: the list's folder)")
@@ -72,8 +71,7 @@ def _print_metrics(metrics: dict, num_listed: int, output) -> None:
 
 def add_predict_arguments(p):
     p.add_argument("videos", nargs="+", metavar="VIDEO", help="video files")
-    p.add_argument("--weights", required=True,
-                   help="model: .weights.h5 (with its .json sidecar), .keras or SavedModel dir")
+    p.add_argument("--weights", required=True, help=WEIGHTS_HELP + " or a SavedModel folder")
     p.add_argument("--labels", help="class names: a dataset (kinetics400, ssv2, ...) or a file "
                                     "(default: names stored with the model, else class ids)")
     p.add_argument("--top-k", type=int, default=5, help="how many classes to show")

@@ -8,15 +8,14 @@ import json
 import os
 from pathlib import Path
 
-from videomae_tf.cli.common import (UsageError, add_view_arguments, existing, load_videomae_model,
-                                    views)
+from videomae_tf.cli.common import (WEIGHTS_HELP, UsageError, add_view_arguments, existing,
+                                    load_videomae_model, views)
 
 
 def add_features_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("videos", nargs="+", metavar="VIDEOS",
                    help="video files, folders of videos, or one annotation list (.txt/.csv)")
-    p.add_argument("--weights", required=True,
-                   help="classifier or pretraining model: .weights.h5 (with sidecar) or .keras")
+    p.add_argument("--weights", required=True, help="classifier or pretraining " + WEIGHTS_HELP)
     p.add_argument("--output", required=True,
                    help="a folder (one .npy per video) or a .h5 file (one group per video)")
     p.add_argument("--root", help="folder the list's relative paths start from and output names "

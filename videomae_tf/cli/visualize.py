@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 
-from videomae_tf.cli.common import existing
+from videomae_tf.cli.common import WEIGHTS_HELP, existing, load_videomae_model
 
 
 def add_visualize_arguments(p):
     p.add_argument("video", help="the video to reconstruct")
-    p.add_argument("--weights", required=True,
-                   help="pretraining model: .weights.h5 (with its .json sidecar) or .keras")
+    p.add_argument("--weights", required=True, help="pretraining " + WEIGHTS_HELP)
     p.add_argument("--output", required=True, help="folder for the PNG grid and the GIF")
     p.add_argument("--mask-ratio", type=float, default=0.9, help="encoder mask ratio (0.9)")
     p.add_argument("--mask-type", default="tube", choices=("tube", "random"))
@@ -28,8 +27,7 @@ def run_visualize(args) -> int:
     from videomae_tf.visualize import visualize
 
     existing(args.video, "video")
-    existing(args.weights, "weights")
-    result = visualize(args.video, args.weights, args.output, mask_ratio=args.mask_ratio,
+    result = visualize(args.video, load_videomae_model(args.weights), args.output, mask_ratio=args.mask_ratio,
                        mask_type=args.mask_type, seed=args.seed, sampling_rate=args.sampling_rate,
                        start=args.start, fps=args.fps, scale=args.scale, show_error=args.error,
                        backend=args.backend)

@@ -8,7 +8,6 @@ clip shape the model takes, so a wrong input is reported before any video is dec
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -94,25 +93,18 @@ def _from_saved_model(loaded, source: str) -> InferenceModel:
     return InferenceModel(lambda x: serve(x).numpy(), clip_shape, num_classes, source=source)
 
 
-def _sidecar_class_names(path: Path) -> list[str] | None:
-    from videomae_tf.models.transfer import sidecar_path
-
-    sidecar = sidecar_path(path)
-    if not sidecar.is_file():
-        return None
-    meta = json.loads(sidecar.read_text())
-    names = meta.get("class_names") or meta.get("labels")
-    return list(names) if isinstance(names, list) else None
-
-
 def load_inference_model(path) -> InferenceModel:
-    """Load ``path``: a SavedModel directory, a ``.keras`` file or a ``.weights.h5`` with its sidecar."""
+    """Load ``path``: a SavedModel directory, a pretrained folder (``save_pretrained``), a
+    ``.keras`` file or a ``.weights.h5`` with its sidecar."""
+    from videomae_tf.models.transfer import FOLDER_CONFIG
+
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no model at {path}")
-    if path.is_dir():
+    if path.is_dir() and not (path / FOLDER_CONFIG).is_file():
         if not (path / "saved_model.pb").is_file():
-            raise FileNotFoundError(f"{path} is a directory without saved_model.pb: not a SavedModel")
+            raise FileNotFoundError(f"{path} is a directory with neither saved_model.pb nor "
+                                    f"{FOLDER_CONFIG}: not a SavedModel or pretrained folder")
         import tensorflow as tf
 
         loaded = tf.saved_model.load(str(path))
@@ -123,11 +115,12 @@ def load_inference_model(path) -> InferenceModel:
         model._keepalive = loaded  # the restored function needs its object alive
         return model
     from videomae_tf.models import VideoMAEClassifier, load_model
+    from videomae_tf.models.transfer import stored_class_names
 
     keras_model = load_model(path)
     if not isinstance(keras_model, VideoMAEClassifier):
         raise ValueError(f"{path} holds a {type(keras_model).__name__}, not a classifier")
     model = as_inference_model(keras_model, source=f"model {path}")
-    model.class_names = _sidecar_class_names(path)
+    model.class_names = stored_class_names(path)
     model.keras_model = keras_model
     return model

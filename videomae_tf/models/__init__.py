@@ -1,4 +1,4 @@
-"""Keras 3 VideoMAE models: encoder, classifier, masked autoencoder, and the zoo."""
+"""Keras 3 VideoMAE models: encoder, classifier, masked autoencoder and the named architectures."""
 
 from videomae_tf.models.classifier import VideoMAEClassifier
 from videomae_tf.models.encoder import VideoMAEEncoder
@@ -11,7 +11,7 @@ from videomae_tf.models.pretrainer import (
     reconstruction_target,
 )
 from videomae_tf.models.transfer import load_model, model_config, save_weights
-from videomae_tf.models.zoo import (
+from videomae_tf.models.architectures import (
     ARCHITECTURES,
     VideoMAE_ViTB16FT,
     VideoMAE_ViTB16PT,

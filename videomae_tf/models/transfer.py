@@ -13,17 +13,23 @@ from videomae_tf.files import check_space, replacing
 from videomae_tf.models.classifier import VideoMAEClassifier
 from videomae_tf.models.naming import official_weights
 from videomae_tf.models.pretrainer import VideoMAEPretrainer
-from videomae_tf.models.zoo import model_from_config
+from videomae_tf.models.architectures import model_from_config
 
 WEIGHTS_SUFFIX = ".weights.h5"
+#: A pretrained folder (``videomae_tf.save_pretrained``): the config and the weights.
+FOLDER_CONFIG = "config.json"
+FOLDER_WEIGHTS = "model" + WEIGHTS_SUFFIX
 
 #: Classifier tensors a pretrained encoder never provides (the official fine-tune rule).
 _FRESH = ("fc_norm.", "head.", "norm.")
 
 
 def sidecar_path(weights_path):
-    """'out/model.weights.h5' -> 'out/model.json': the config that rebuilds the model."""
+    """'out/model.weights.h5' -> 'out/model.json': the config that rebuilds the model
+    (for a pretrained folder, its config.json)."""
     path = Path(weights_path)
+    if path.is_dir():
+        return path / FOLDER_CONFIG
     name = path.name[: -len(WEIGHTS_SUFFIX)] if path.name.endswith(WEIGHTS_SUFFIX) else path.stem
     return path.with_name(name + ".json")
 
@@ -50,14 +56,14 @@ def save_weights(model, path, **metadata):
         raise ValueError(f"weights files must end in {WEIGHTS_SUFFIX}, got {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
     sidecar = json.dumps({"config": model_config(model), **metadata}, indent=2, sort_keys=True)
-    check_space(path, _weights_nbytes(model))
+    check_space(path, weights_nbytes(model))
     with replacing(path) as weights_tmp, replacing(sidecar_path(path)) as sidecar_tmp:
         model.save_weights(str(weights_tmp))
         sidecar_tmp.write_text(sidecar)
     return path
 
 
-def _weights_nbytes(model) -> int:
+def weights_nbytes(model) -> int:
     """Bytes of the model's weight values (what a weights file mostly holds)."""
     def itemsize(dtype: str) -> int:
         return 2 if dtype == "bfloat16" else np.dtype(dtype).itemsize
@@ -104,7 +110,8 @@ def load_weights_strictly(model, path) -> None:
 
 
 def load_model(path, **overrides):
-    """Rebuild a model from a ``.keras`` file or a ``.weights.h5`` file with its sidecar.
+    """Rebuild a model from a ``.keras`` file, a ``.weights.h5`` file with its sidecar, or
+    a pretrained folder (config.json + model.weights.h5, see ``videomae_tf.hub``).
 
     ``overrides`` change the config before building (e.g. ``num_frames=32``: position
     tables are rebuilt, weights still fit).
@@ -119,17 +126,36 @@ def load_model(path, **overrides):
             raise ValueError(f"{path} is not a .keras file (a zip archive written by "
                              "model.save)")
         return keras.saving.load_model(str(path))
-    if path.name.endswith(WEIGHTS_SUFFIX):
-        config_file = sidecar_path(path)
+    if path.is_dir():
+        config_file, weights = path / FOLDER_CONFIG, path / FOLDER_WEIGHTS
+        for needed in (config_file, weights):
+            if not needed.is_file():
+                raise FileNotFoundError(f"{path} is a folder without {needed.name}: not a "
+                                        "pretrained folder written by save_pretrained")
+    elif path.name.endswith(WEIGHTS_SUFFIX):
+        config_file, weights = sidecar_path(path), path
         if not config_file.exists():
             raise FileNotFoundError(
                 f"{path} has no config sidecar {config_file.name}: build the model yourself "
                 f"and call model.load_weights()"
             )
-        model = model_from_config(dict(read_sidecar(config_file), **overrides))
-        load_weights_strictly(model, path)
-        return model
-    raise ValueError(f"cannot load {path}: expected a .keras or {WEIGHTS_SUFFIX} file")
+    else:
+        raise ValueError(f"cannot load {path}: expected a .keras or {WEIGHTS_SUFFIX} file or "
+                         "a pretrained folder")
+    model = model_from_config(dict(read_sidecar(config_file), **overrides))
+    load_weights_strictly(model, weights)
+    return model
+
+
+def stored_class_names(path) -> list[str] | None:
+    """The class names saved beside a model (its sidecar or folder config), or None."""
+    sidecar = sidecar_path(path)
+    try:
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    names = meta.get("class_names") or meta.get("labels") if isinstance(meta, dict) else None
+    return [str(n) for n in names] if isinstance(names, list) else None
 
 
 def read_sidecar(path) -> dict:

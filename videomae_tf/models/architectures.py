@@ -44,6 +44,17 @@ def _check_options(options, allowed, what):
         raise TypeError(f"unknown {what} options {sorted(unknown)}; allowed: {sorted(allowed)}")
 
 
+def architecture_name(config: dict) -> str | None:
+    """The display name of the named architecture ``config``'s encoder matches, or None."""
+    from videomae_tf.zoo import DISPLAY_NAMES
+
+    for arch, table in ARCHITECTURES.items():
+        wanted = {"mlp_ratio": 4.0, **table["encoder"]}
+        if all(config.get(key) == value for key, value in wanted.items()):
+            return DISPLAY_NAMES[arch]
+    return None
+
+
 def finetune_model(arch, **overrides):
     """A classifier of a named architecture ("vit_s", ... "vit_g") with overrides."""
     if arch not in ARCHITECTURES:
