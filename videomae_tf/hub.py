@@ -35,8 +35,6 @@ CARD_FILE = "README.md"
 FORMAT = "videomae_tf"
 #: What a videomae_tf folder on the Hub holds (nothing else is downloaded for it).
 _FOLDER_FILES = ["config.json", "model.weights.h5", LABELS_FILE, CARD_FILE]
-#: Hosts whose links need a browser (confirmation pages, logins).
-_BROWSER_HOSTS = ("drive.google.com", "pan.baidu.com", "docs.google.com")
 
 
 def cache_dir() -> Path:
@@ -345,8 +343,8 @@ def _download(entry) -> Path:
         raise FileNotFoundError(f"zoo model {entry.name} has no public download ({entry.page}): "
                                 f"get the checkpoint, then from_pretrained({entry.name!r}, "
                                 "checkpoint=PATH)")
-    host = urllib.parse.urlparse(url).netloc
-    if any(host.endswith(h) for h in _BROWSER_HOSTS):
+    if entry.how_fetched() == "by hand":
+        host = urllib.parse.urlparse(url).netloc
         raise FileNotFoundError(f"zoo model {entry.name} is on {host}, which needs a browser: "
                                 f"download {url} by hand, then from_pretrained({entry.name!r}, "
                                 "checkpoint=PATH)")

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["DISPLAY_NAMES", "ZOO", "ZooEntry", "markdown_table"]
+__all__ = ["BROWSER_HOSTS", "DISPLAY_NAMES", "ZOO", "ZooEntry", "markdown_table"]
 
 #: Display names of the architectures (the table, model cards).
 DISPLAY_NAMES = {"vit_s": "ViT-S/16", "vit_b": "ViT-B/16", "vit_l": "ViT-L/16",
                  "vit_h": "ViT-H/16", "vit_g": "ViT-g/14"}
+
+#: Hosts whose links need a browser (confirmation pages, logins): fetched by hand.
+BROWSER_HOSTS = ("drive.google.com", "docs.google.com", "pan.baidu.com")
 
 _V1_PAGE = "https://github.com/MCG-NJU/VideoMAE/blob/main/MODEL_ZOO.md"
 _V2_PAGE = "https://github.com/OpenGVLab/VideoMAEv2/blob/master/docs/MODEL_ZOO.md"
@@ -64,6 +67,15 @@ class ZooEntry:
         while parts and parts[-1] is None:
             parts.pop()
         return "x".join("-" if p is None else str(p) for p in parts) or "-"
+
+    def how_fetched(self) -> str:
+        """How ``from_pretrained`` gets it: "hf:<repo>", "download", "by hand" (a link
+        that needs a browser: pass ``checkpoint=``) or "on request"."""
+        if self.hf_repo:
+            return f"hf:{self.hf_repo}"
+        if self.download is None:
+            return "on request"
+        return "by hand" if _host(self.download) in BROWSER_HOSTS else "download"
 
     def metrics(self) -> dict:
         """Reported accuracy (percent) with the setting it was measured in."""

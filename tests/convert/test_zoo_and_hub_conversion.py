@@ -116,3 +116,14 @@ def test_transformers_repo_in_the_hub_cache_is_converted_once(hf_cls, x, tmp_pat
     assert len(conversions) == 1
     shutil.rmtree(tmp_path / "hf")  # the converted copy stands alone
     assert (cache / "hub" / f"MCG-NJU--videomae-tiny--{COMMIT}" / "model.weights.h5").is_file()
+
+
+def test_cli_zoo_fetch_and_predict_by_zoo_name(official_ft_file, cache, monkeypatch, capsys):
+    from videomae_tf.cli import main
+
+    monkeypatch.setitem(zoo.ZOO, "tiny_test_ft", tiny_entry(official_ft_file))
+    assert main(["zoo", "tiny_test_ft", "--fetch"]) == 0
+    assert capsys.readouterr().out.strip() == str(cache / "zoo" / "tiny_test_ft")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # cached now: nothing to download
+    assert main(["export", "--weights", "tiny_test_ft", "--output", str(cache / "sm")]) == 0
+    assert (cache / "sm" / "saved_model.pb").is_file()

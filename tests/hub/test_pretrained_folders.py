@@ -121,10 +121,11 @@ def test_offline_zoo_model_not_cached_fails_at_once(tmp_path, monkeypatch):
         hub.resolve(name)
 
 
-def test_push_to_hub_uploads_a_pretrained_folder(tiny, tmp_path, monkeypatch):
+@pytest.fixture
+def fake_hub(tmp_path, monkeypatch):
+    """huggingface_hub.HfApi replaced by a recorder; uploads land in tmp_path/uploaded."""
     import huggingface_hub
 
-    _, clips, expected = tiny
     calls = {}
 
     class FakeApi:
@@ -136,13 +137,29 @@ def test_push_to_hub_uploads_a_pretrained_folder(tiny, tmp_path, monkeypatch):
 
         def upload_folder(self, repo_id, folder_path, commit_message):
             calls["uploaded"] = shutil.copytree(folder_path, tmp_path / "uploaded")
-            return "https://huggingface.co/someone/tiny/commit/1"
+            return f"https://huggingface.co/{repo_id}/commit/1"
 
     monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    return calls
+
+
+def test_push_to_hub_uploads_a_pretrained_folder(tiny, fake_hub):
+    _, clips, expected = tiny
     url = hub.push_to_hub(tiny[0], "someone/tiny", class_names=NAMES, token="t")
-    assert url.endswith("/commit/1") and calls["created"] == ("someone/tiny", False, True)
-    loaded = videomae_tf.from_pretrained(calls["uploaded"])
+    assert url.endswith("/commit/1") and fake_hub["created"] == ("someone/tiny", False, True)
+    loaded = videomae_tf.from_pretrained(fake_hub["uploaded"])
     np.testing.assert_array_equal(np.asarray(loaded(clips)), expected)
+    assert list(loaded.class_names) == NAMES
+
+
+def test_cli_push_to_hub(folder, fake_hub, capsys):
+    from videomae_tf.cli import main
+
+    assert main(["push-to-hub", "someone/tiny", "--weights", str(folder), "--private"]) == 0
+    assert capsys.readouterr().out.strip() == "https://huggingface.co/someone/tiny/commit/1"
+    assert fake_hub["created"] == ("someone/tiny", True, True)
+    uploaded = json.loads((fake_hub["uploaded"] / "config.json").read_text())
+    assert uploaded["class_names"] == NAMES
 
 
 def test_cli_predict_takes_an_hf_handle(tiny, folder, tmp_path, monkeypatch, capsys):

@@ -6,6 +6,7 @@
     videomae-tf predict long.mp4 --weights model.weights.h5 --timeline --stride 2
     videomae-tf features videos/ --weights model.weights.h5 --output features.h5
     videomae-tf export --weights model.weights.h5 --format onnx --output model.onnx
+    videomae-tf zoo                      # the official checkpoints; --weights takes their names
 
 Each subcommand is a pair ``add_<name>_arguments(parser)`` / ``run_<name>(args)`` in the
 module of its kind, listed in that module's ``COMMANDS``. ``main(argv)`` returns the exit
@@ -19,14 +20,14 @@ import argparse
 import os
 import sys
 
-from videomae_tf.cli import deploy, inference, tools, training, visualize
+from videomae_tf.cli import deploy, hub, inference, tools, training, visualize
 from videomae_tf.cli.common import PROG, UsageError
 
 __all__ = ["COMMANDS", "PROG", "UsageError", "build_parser", "main"]
 
 #: name -> (help, add_arguments, run), in the order ``--help`` lists them.
 COMMANDS = {**training.COMMANDS, **inference.COMMANDS, **tools.COMMANDS, **deploy.COMMANDS,
-            **visualize.COMMANDS}
+            **visualize.COMMANDS, **hub.COMMANDS}
 
 
 def build_parser() -> argparse.ArgumentParser:
