@@ -93,6 +93,18 @@ def test_pretrained_encoder_moves_into_a_classifier_with_another_frame_count(tmp
     assert classifier(np.zeros((1, 8, 32, 32, 3), "float32")).shape == (1, 3)
 
 
+def test_fine_tuned_classifier_starts_another_task_with_a_fresh_head(tmp_path, classifier):
+    folder = videomae_tf.save_pretrained(classifier, tmp_path / "k710_like")
+    other = VideoMAE_ViTS16FT(num_classes=7, **TINY)
+    head_before = np.asarray(other.head.kernel).copy()
+    copied = other.load_encoder_weights(str(folder))
+    assert "fc_norm.weight" in copied and not [k for k in copied if k.startswith("head.")]
+    src, dst = official_weights(classifier), official_weights(other)
+    for key in copied:
+        np.testing.assert_array_equal(np.asarray(dst[key]), np.asarray(src[key]))
+    np.testing.assert_array_equal(np.asarray(other.head.kernel), head_before)
+
+
 def test_encoder_transfer_rejects_a_different_width(pretrainer):
     wide = VideoMAE_ViTS16FT(num_classes=3, **dict(TINY, embed_dim=64))
     with pytest.raises(ValueError, match="shape mismatch"):

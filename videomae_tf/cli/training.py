@@ -117,7 +117,9 @@ def _add_run_arguments(p, recipe_help, batch_help, list_help):
 def add_finetune_arguments(p):
     _add_run_arguments(p, "a built-in recipe: k400, ssv2, ucf101 (SPEC 10)",
                        "per-replica batch size", "training annotation list")
-    p.add_argument("--init", help="pretrained weights to start from (a pretraining model)")
+    p.add_argument("--init", help="the encoder to start from: a pretraining or fine-tuned model "
+                                  "(.weights.h5, .keras, pretrained folder, hf://org/repo or zoo "
+                                  "name); its head is not used")
     p.add_argument("--val-list", help="validation annotation list")
 
 

@@ -126,11 +126,13 @@ class VideoMAEClassifier(EncoderStack, keras.Model):
     def load_encoder_weights(self, source):
         """Copy a pretrained encoder into this classifier (the official fine-tune rule).
 
-        ``source`` is a ``VideoMAEPretrainer``, or a path that ``videomae_tf.load_model``
-        reads (.keras, or .weights.h5 with its JSON sidecar). Position tables are rebuilt
-        for this model's token count, so another frame count or resolution works;
-        fc_norm and the head keep their fresh initialisation, the encoder's ``norm`` is
-        unused. Returns the names of the variables that were copied.
+        ``source`` is a ``VideoMAEPretrainer`` or a fine-tuned ``VideoMAEClassifier``, or
+        what ``videomae_tf.from_pretrained`` takes (a .weights.h5 with its sidecar, .keras,
+        a pretrained folder, ``hf://org/repo``, a zoo name). Position tables are rebuilt
+        for this model's token count, so another frame count or resolution works. From a
+        pretraining model fc_norm and the head keep their fresh initialisation (the
+        encoder's ``norm`` is unused); from a classifier only the head stays fresh.
+        Returns the names of the variables that were copied.
         """
         from videomae_tf.models.transfer import copy_encoder_weights
 

@@ -173,17 +173,25 @@ def read_sidecar(path) -> dict:
 
 
 def copy_encoder_weights(source, classifier):
-    """Copy the encoder of a pretrainer (object or file) into ``classifier`` by name.
+    """Copy the encoder of a pretrained model into ``classifier`` by name.
 
-    The official fine-tune rule: every encoder tensor but the final ``norm`` moves
-    over; fc_norm and the head stay freshly initialised. Returns the copied keys.
+    ``source`` is a model, a model file or folder, an ``hf://`` handle or a zoo name
+    (``videomae_tf.hub.resolve``). From a pretraining model, the official fine-tune rule:
+    every encoder tensor but the final ``norm`` moves over, fc_norm and the head stay
+    freshly initialised. From a fine-tuned classifier (e.g. a K710 model as the start of
+    another task): everything but the head moves over. Returns the copied keys.
     """
-    if not isinstance(source, VideoMAEPretrainer):
-        source = load_model(source)
-    if not isinstance(source, VideoMAEPretrainer):
-        raise TypeError(f"expected a pretraining model, got {type(source).__name__}")
-    src = {k[len("encoder."):]: v for k, v in official_weights(source).items()
-           if k.startswith("encoder.") and not k.startswith("encoder.norm.")}
+    if not isinstance(source, (VideoMAEPretrainer, VideoMAEClassifier)):
+        from videomae_tf.hub import resolve
+
+        source = load_model(resolve(source))
+    if isinstance(source, VideoMAEPretrainer):
+        src = {k[len("encoder."):]: v for k, v in official_weights(source).items()
+               if k.startswith("encoder.") and not k.startswith("encoder.norm.")}
+    elif isinstance(source, VideoMAEClassifier):
+        src = {k: v for k, v in official_weights(source).items() if not k.startswith("head.")}
+    else:
+        raise TypeError(f"expected a VideoMAE model, got {type(source).__name__}")
     dst = official_weights(classifier)
     missing = sorted(k for k in src if k not in dst)
     if missing:

@@ -5,7 +5,8 @@ Config keys (defaults: ``recipes.FINETUNE_DEFAULTS``; whole recipes: ``get_recip
 model          ``{"arch": "vit_b" | ... | None, **VideoMAEClassifier options}``
                (e.g. embed_dim, depth, num_heads, patch_size, use_mean_pooling)
 num_classes, num_frames, input_size (crop = model img_size), drop_path, fc_drop_rate
-init           pretrained model file whose encoder starts the classifier (or None)
+init           the model whose encoder starts the classifier: a file, pretrained folder,
+               hf://org/repo or zoo name (fetched before training), or None
 data           train / val (annotation lists), root (folder the list paths start from),
                synthetic (make_synthetic_dataset kwargs: render the demo dataset into
                root, or <output_dir>/synthetic), sampler, sampling_rate, short_side
@@ -96,6 +97,16 @@ def _datasets(cfg, train_records, val_records, per_replica_batch, global_batch):
     return train_data, val
 
 
+def _init_source(init):
+    """The ``init`` model as a local path, fetched before training starts (a zoo name or
+    ``hf://`` handle is downloaded and converted once; a missing one fails here)."""
+    if not init:
+        return None
+    from videomae_tf.hub import resolve
+
+    return resolve(init)
+
+
 def finetune(config):
     """Fine-tune a classifier as ``config`` says (see the module doc); returns a summary.
 
@@ -107,13 +118,14 @@ def finetune(config):
     train_records, val_records = data_lists(cfg, "finetune")
     _check_labels(cfg, train_records, "data.train")
     _check_labels(cfg, val_records or [], "data.val")
+    init = _init_source(cfg["init"])
     plan = plan_run(cfg, len(train_records) * cfg["data"]["num_sample"],
                     f"{len(train_records)} training videos")
 
     def build_model():
         model = build_classifier(cfg)
-        if cfg["init"]:
-            model.load_encoder_weights(cfg["init"])
+        if init is not None:
+            model.load_encoder_weights(init)
         return model
 
     model, optimizer = build_model_and_optimizer(cfg, plan, build_model, cfg["layer_decay"])
