@@ -13,6 +13,24 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 
 @pytest.fixture(scope="session")
+def synthetic_run(tmp_path_factory):
+    """The synthetic recipe trained once per session (about 2 CPU minutes): (config,
+    summary, seconds). The accuracy tests check it; the MA-52 test starts from it."""
+    import time
+
+    from videomae_tf.training import finetune
+    from videomae_tf.training.recipes import get_recipe
+
+    tmp_path = tmp_path_factory.mktemp("synthetic_run")
+    config = get_recipe("synthetic")
+    config["data"]["root"] = str(tmp_path / "synthetic")
+    config.update(output_dir=str(tmp_path / "run"), progress=False, seed=0, resume=False)
+    start = time.monotonic()
+    summary = finetune(config)
+    return config, summary, time.monotonic() - start
+
+
+@pytest.fixture(scope="session")
 def shared_data():
     """The ../shared/data folder of real videos and label maps, or a skip."""
     if not SHARED_DATA.is_dir():

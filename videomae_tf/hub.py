@@ -70,7 +70,7 @@ def save_pretrained(model, folder, *, class_names: Sequence[str] | None = None,
     if class_names is None:
         class_names = getattr(model, "class_names", None)
     names = [str(n) for n in class_names] if class_names is not None else None
-    if names is not None and config["task"] == "finetune" and len(names) != config["num_classes"]:
+    if names is not None and config["task"] != "pretrain" and len(names) != config["num_classes"]:
         raise ValueError(f"{len(names)} class names for a model with {config['num_classes']} "
                          "classes")
     document = {"format": FORMAT, "videomae_tf_version": __version__, "config": config,
@@ -93,22 +93,26 @@ def model_card(document: dict, params: int) -> str:
 
     config = document["config"]
     task = config["task"]
-    arch = architecture_name(config) or "custom ViT"
-    size = config["img_size"]
+    encoder = config.get("backbone", config)  # a MicroActionModel keeps it apart
+    arch = architecture_name(encoder) or "custom ViT"
+    size = encoder["img_size"]
     height, width = (size, size) if isinstance(size, int) else size
     names = document.get("class_names")
-    what = (f"video classifier ({config['num_classes']} classes)" if task == "finetune"
-            else "masked autoencoder (pretraining model)")
-    rows = [("architecture", f"{arch} (width {config['embed_dim']}, depth {config['depth']}, "
-                             f"{config['num_heads']} heads), {params / 1e6:.1f}M parameters"),
+    what = {"finetune": f"video classifier ({config.get('num_classes')} classes)",
+            "pretrain": "masked autoencoder (pretraining model)",
+            "micro_action": f"MA-52 micro-action model ({config.get('head')} head, "
+                            f"{config.get('num_classes')} fine classes)"}[task]
+    rows = [("architecture", f"{arch} (width {encoder['embed_dim']}, depth "
+                             f"{encoder['depth']}, {encoder['num_heads']} heads), "
+                             f"{_count(params)} parameters"),
             ("task", what),
-            ("input", f"(batch, {config['num_frames']}, {height}, {width}, 3) RGB in [0, 1], "
+            ("input", f"(batch, {encoder['num_frames']}, {height}, {width}, 3) RGB in [0, 1], "
                       "ImageNet mean/std normalised, channels-last"),
             ("classes", f"{len(names)} (labels.txt)" if names else "-"),
             ("source", _describe_source(document.get("source"))),
             ("saved by", f"videomae_tf {document.get('videomae_tf_version', '')}")]
     lines = ["---", "library_name: keras", "tags:", "- videomae", "- keras", "- video"]
-    if task == "finetune":
+    if task != "pretrain":
         lines += ["- video-classification", "pipeline_tag: video-classification"]
     lines += ["---", "", f"# VideoMAE {arch} {what}", "", "| | |", "|---|---|"]
     lines += [f"| {key} | {value} |" for key, value in rows]
@@ -122,6 +126,11 @@ def model_card(document: dict, params: int) -> str:
               "```", "", "Made with [videomae_tf](https://github.com/videomae-tf/videomae_tf), "
               "VideoMAE / VideoMAE V2 in Keras 3.", ""]
     return "\n".join(lines)
+
+
+def _count(params: int) -> str:
+    """86.5M, or the exact count of a model under a million parameters."""
+    return f"{params / 1e6:.1f}M" if params >= 1_000_000 else f"{params:,}"
 
 
 def _describe_source(source: Any) -> str:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from videomae_tf.data.annotations import (LABEL_MAPS, MissingFilesError, VideoRecord,
-                                          check_files, load_label_map, ma52_coarse_label,
+                                          check_files, load_label_map,
                                           read_annotations, write_annotations)
 
 LABELS = Path(__file__).resolve().parents[2] / "../shared/data/labels"
@@ -120,10 +120,3 @@ def test_label_map_from_file(tmp_path):
         load_label_map("kinetics5")
 
 
-def test_ma52_coarse_labels():
-    coarse = [ma52_coarse_label(f) for f in range(52)]
-    assert coarse[:5] == [0] * 5 and coarse[5:11] == [1] * 6 and coarse[11:24] == [2] * 13
-    assert coarse[24:32] == [3] * 8 and coarse[32:38] == [4] * 6
-    assert coarse[38:48] == [5] * 10 and coarse[48:] == [6] * 4
-    with pytest.raises(ValueError):
-        ma52_coarse_label(52)

@@ -3,12 +3,11 @@
 import numpy as np
 import pytest
 
-from videomae_tf.data.annotations import ma52_coarse_label
+from videomae_tf.data.ma52 import coarse_matrix, coarse_of
 from videomae_tf.evaluation import (
     classification_metrics,
     confusion_matrix,
     f1_scores,
-    ma52_coarse,
     ma52_f1_mean,
     mean_class_accuracy,
     per_class_report,
@@ -81,13 +80,16 @@ def test_per_class_report_names_and_counts():
         per_class_report(LABELS, PREDS, ["a", "b", "c"], num_classes=4)
 
 
-def test_ma52_coarse_mapping_matches_the_spec_and_the_data_package():
+def test_ma52_coarse_mapping_matches_the_spec():
     fine = [0, 4, 5, 10, 11, 23, 24, 31, 32, 37, 38, 47, 48, 51]
-    np.testing.assert_array_equal(ma52_coarse(fine), [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6])
-    np.testing.assert_array_equal(ma52_coarse(np.arange(52)),
-                                  [ma52_coarse_label(i) for i in range(52)])
+    np.testing.assert_array_equal(coarse_of(fine), [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6])
+    coarse = coarse_of(np.arange(52)).tolist()
+    assert coarse[:5] == [0] * 5 and coarse[5:11] == [1] * 6 and coarse[11:24] == [2] * 13
+    assert coarse[24:32] == [3] * 8 and coarse[32:38] == [4] * 6
+    assert coarse[38:48] == [5] * 10 and coarse[48:] == [6] * 4
     with pytest.raises(ValueError, match="0..51"):
-        ma52_coarse([52])
+        coarse_of([52])
+    assert coarse_matrix().sum(axis=0).tolist() == [5, 6, 13, 8, 6, 10, 4]
 
 
 def test_ma52_f1_mean_by_hand():

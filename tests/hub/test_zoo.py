@@ -3,14 +3,16 @@ and ``videomae-tf zoo`` lists and explains it."""
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
-from conftest import REPO
 from videomae_tf.cli import main
 from videomae_tf.data.annotations import LABEL_MAPS
 from videomae_tf.models.architectures import ARCHITECTURES
 from videomae_tf.zoo import ZOO, markdown_table
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_readme_table_is_the_generated_one():

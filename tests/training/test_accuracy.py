@@ -7,25 +7,15 @@ the validation videos are unseen, so this is a learning signal, not a memorised 
 About 2 minutes on a 2-core CPU.
 """
 
-import time
 from pathlib import Path
 
 import pytest
 
-from videomae_tf.training import finetune
-from videomae_tf.training.recipes import get_recipe
-
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """The synthetic recipe's run: (config, summary, seconds)."""
-    tmp_path = tmp_path_factory.mktemp("accuracy")
-    config = get_recipe("synthetic")
-    config["data"]["root"] = str(tmp_path / "synthetic")
-    config.update(output_dir=str(tmp_path / "run"), progress=False, seed=0, resume=False)
-    start = time.monotonic()
-    summary = finetune(config)
-    return config, summary, time.monotonic() - start
+def trained(synthetic_run):
+    """The synthetic recipe's run (tests/conftest.py): (config, summary, seconds)."""
+    return synthetic_run
 
 
 @pytest.mark.slow

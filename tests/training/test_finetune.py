@@ -62,3 +62,13 @@ def test_finetune_on_synthetic_videos_end_to_end(tmp_path):
     assert model.num_classes == 8 and model.clip_shape == (8, 32, 32, 3)
     again = finetune(dict(config, epochs=2))  # finished: resume="auto" has nothing left to do
     assert again["step"] == 8 and again["history"] == []
+
+
+def test_auto_precision_on_the_default_strategy_is_float32_on_cpu():
+    """precision="auto" under the default strategy (one CPU, what most recipes start with)
+    resolved by asking the strategy for its devices, which the default one refuses."""
+    import tensorflow as tf
+
+    from videomae_tf.training.distribute import resolve_precision
+
+    assert resolve_precision("auto", tf.distribute.get_strategy()) == "float32"

@@ -87,8 +87,9 @@ def add_view_arguments(parser: argparse.ArgumentParser, clips: int = 5, crops: i
     g.add_argument("--sampling-rate", type=int, default=4, help="take every n-th frame")
     g.add_argument("--short-side", type=int, default=None,
                    help="resize the short side to this before cropping (default: crop size)")
-    g.add_argument("--sampler", choices=("dense", "segment"), default="dense",
-                   help="dense (K400) or segment (SSV2) clip sampling")
+    g.add_argument("--sampler", choices=("dense", "segment", "uniform"), default="dense",
+                   help="dense (K400), segment (SSV2) or uniform (mmaction2 UniformSample, "
+                        "MA-52: --num-clips 3 --num-crops 1) clip sampling")
     g.add_argument("--batch-size", type=int, default=8, help="views per forward pass")
     g.add_argument("--backend", default="auto", help="video decoder: auto, decord, pyav, opencv")
 

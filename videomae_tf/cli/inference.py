@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 from videomae_tf.cli.common import (WEIGHTS_HELP, UsageError, add_view_arguments, class_names,
                                     existing, load_inference, views)
@@ -22,7 +23,8 @@ def add_evaluate_arguments(p):
                         "and confusion_matrix.png go (default: ./evaluation)")
     p.add_argument("--aggregation", choices=("softmax_mean", "logit_mean"), default="softmax_mean",
                    help="per-view softmax then mean (official) or mean of logits")
-    p.add_argument("--ma52", action="store_true", help="also report the MA-52 F1_mean")
+    p.add_argument("--ma52", action="store_true",
+                   help="MA-52: also report F1_mean and write submission.csv (id,coarse,fine)")
     p.add_argument("--strict", action="store_true",
                    help="stop at the first video that cannot be read (default: skip and report)")
     add_view_arguments(p)
@@ -31,7 +33,7 @@ def add_evaluate_arguments(p):
 def run_evaluate(args) -> int:
     from videomae_tf.data.annotations import check_files, read_annotations
     from videomae_tf.data.pipeline import DecodeErrorLog
-    from videomae_tf.evaluation import evaluate, views_dataset
+    from videomae_tf.evaluation import evaluate, predict_videos, views_dataset, write_outputs
 
     test_views = views(args)
     annotations = existing(args.annotations, "annotation list")
@@ -39,8 +41,10 @@ def run_evaluate(args) -> int:
     records = read_annotations(annotations, root=root)
     if not records:
         raise UsageError(f"{annotations} lists no videos")
-    if any(r.label is None for r in records):
-        raise UsageError(f"{annotations} has unlabelled entries: evaluation needs labels")
+    labelled = sum(r.label is not None for r in records)
+    if 0 < labelled < len(records):
+        raise UsageError(f"{annotations} labels {labelled} of its {len(records)} videos: give "
+                         "every video a label (to score) or none (to predict only)")
     missing = check_files(records, raise_error=args.strict, source=str(annotations))
     if missing:
         print(f"warning: {len(missing)} of {len(records)} listed videos do not exist and will "
@@ -51,13 +55,37 @@ def run_evaluate(args) -> int:
     dataset = views_dataset(records, model.clip_shape, test_views, batch_size=args.batch_size,
                                 on_error="raise" if args.strict else "skip", error_log=errors,
                                 backend=args.backend)
-    metrics = evaluate(model, dataset, class_names=names, aggregation=args.aggregation,
-                       ma52=args.ma52, output_dir=args.output,
-                       filenames=[r.path for r in records],
-                       total_views=len(records) * test_views.per_video)
-    metrics["num_failed_videos"] = len(errors)
-    _print_metrics(metrics, len(records), args.output)
+    filenames = [r.path for r in records]
+    total_views = len(records) * test_views.per_video
+    if labelled:
+        metrics = evaluate(model, dataset, class_names=names, aggregation=args.aggregation,
+                           ma52=args.ma52, output_dir=args.output, filenames=filenames,
+                           total_views=total_views)
+        metrics["num_failed_videos"] = len(errors)
+        _print_metrics(metrics, len(records), args.output)
+    else:  # a test set without labels: scores and predictions only
+        scores = predict_videos(model, dataset, aggregation=args.aggregation,
+                                total_views=total_views)
+        write_outputs(args.output, scores, None, names, filenames)
+        print(f"videos: {len(scores)} of {len(records)} (no labels: predictions only)")
+        print(f"results written to {args.output}/")
+    if args.ma52:
+        _write_ma52_submission(Path(args.output))
     return 0
+
+
+def _write_ma52_submission(output: Path) -> None:
+    """submission.csv beside the scores evaluate just wrote."""
+    from videomae_tf.evaluation import OUTPUT_FILES
+    from videomae_tf.evaluation.dumps import load_scores_and_names
+    from videomae_tf.evaluation.submission import submission_ids, write_submission
+
+    scores, names = load_scores_and_names(output / OUTPUT_FILES["scores"])
+    if scores.num_classes != 52:
+        raise UsageError(f"--ma52 needs a 52-class model, this one scores {scores.num_classes}")
+    path = write_submission(output / "submission.csv", submission_ids(names, scores.video_ids),
+                            scores.predictions)
+    print(f"MA-52 submission: {path}")
 
 
 def _print_metrics(metrics: dict, num_listed: int, output) -> None:
@@ -67,6 +95,46 @@ def _print_metrics(metrics: dict, num_listed: int, output) -> None:
         if key in metrics:
             print(f"{key}: {metrics[key]:.4f}")
     print(f"results written to {output}/")
+
+
+def add_ensemble_arguments(p):
+    p.add_argument("scores", nargs="+", help="scores.pkl files written by evaluate (one per "
+                                             "model or modality, same videos)")
+    p.add_argument("--weights", type=float, nargs="+", metavar="W",
+                   help="one weight per file (default: equal); normalised to sum to 1")
+    p.add_argument("--output", default="ensemble",
+                   help="where the combined scores, predictions and metrics go")
+    p.add_argument("--labels", help="class names: a dataset (kinetics400, ma52, ...) or a file")
+    p.add_argument("--ma52", action="store_true",
+                   help="MA-52: also report F1_mean and write submission.csv (id,coarse,fine)")
+
+
+def run_ensemble(args) -> int:
+    from videomae_tf.evaluation import score_videos, write_outputs
+    from videomae_tf.evaluation.submission import ensemble
+
+    for path in args.scores:
+        existing(path, "scores file")
+    scores, filenames = ensemble(args.scores, args.weights)
+    names = class_names(args.labels, scores.num_classes)
+    metrics = None
+    if scores.labels is not None:
+        metrics = score_videos(scores, names, ma52=args.ma52)
+        metrics["aggregation"] = f"weighted mean of {len(args.scores)} score files"
+    by_id = None
+    if all(filenames):  # write_outputs looks names up by video id
+        by_id = [""] * (int(scores.video_ids.max()) + 1)
+        for vid, name in zip(scores.video_ids.tolist(), filenames):
+            by_id[int(vid)] = name
+    write_outputs(args.output, scores, metrics, names, by_id)
+    if metrics:
+        _print_metrics(metrics, len(scores), args.output)
+    else:
+        print(f"videos: {len(scores)} (no common labels: predictions only)")
+        print(f"results written to {args.output}/")
+    if args.ma52:
+        _write_ma52_submission(Path(args.output))
+    return 0
 
 
 def add_predict_arguments(p):
@@ -153,4 +221,6 @@ COMMANDS = {
                  add_evaluate_arguments, run_evaluate),
     "predict": ("top-k classes of video files (multi-view), or --timeline over long videos",
                 add_predict_arguments, run_predict),
+    "ensemble": ("weighted mean of several evaluate runs' scores (models, modalities); "
+                 "MA-52 submission", add_ensemble_arguments, run_ensemble),
 }

@@ -12,7 +12,6 @@ from videomae_tf.data.annotations import (
     VideoRecord,
     check_files,
     load_label_map,
-    ma52_coarse_label,
     read_annotations,
     write_annotations,
 )
@@ -40,7 +39,7 @@ def __getattr__(name):  # lazy: importing the pipeline imports TensorFlow
 __all__ = [
     "BACKENDS", "FORMATS", "LABEL_MAPS", "SYNTHETIC_CLASSES",
     "MissingFilesError", "VideoDecodeError", "VideoReader", "VideoRecord",
-    "available_backends", "check_files", "load_label_map", "ma52_coarse_label",
+    "available_backends", "check_files", "load_label_map",
     "make_synthetic_dataset", "read_annotations", "read_clip", "write_annotations",
     *_PIPELINE,
 ]

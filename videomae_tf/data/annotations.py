@@ -39,7 +39,6 @@ __all__ = [
     "VideoRecord",
     "check_files",
     "load_label_map",
-    "ma52_coarse_label",
     "read_annotations",
     "write_annotations",
 ]
@@ -284,13 +283,3 @@ def _parse_label_lines(lines: list[str], source: str) -> list[str]:
         raise ValueError(f"label map {source}: indices must be 0..{len(lines) - 1}, each once")
     return [by_index[i] for i in range(len(lines))]
 
-
-# MA-52: the 7 coarse body-part classes by fine index ranges (SPEC section 9).
-_MA52_COARSE_STARTS = (0, 5, 11, 24, 32, 38, 48)
-
-
-def ma52_coarse_label(fine_label: int) -> int:
-    """The MA-52 coarse (body-part) class 0..6 of a fine class 0..51."""
-    if not 0 <= fine_label < 52:
-        raise ValueError(f"MA-52 fine label must be in 0..51, got {fine_label}")
-    return sum(fine_label >= s for s in _MA52_COARSE_STARTS) - 1

@@ -280,7 +280,9 @@ def _read(path: str, sample: Callable, *, backend: str, timeout: float | None,
 def finetune_dataset(records, *, root=None, num_frames: int = 16, sampling_rate: int = 4,
                      crop_size: int = 224, num_sample: int = 2, sampler="dense",
                      rand_aug: str | None = "rand-m7-n4-mstd0.5-inc1", flip: bool = True,
-                     erase_prob: float = 0.25, scale=(0.08, 1.0), batch_size: int | None = None,
+                     erase_prob: float = 0.25, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3),
+                     color_jitter: bool = False, erase_max_area: float = 1 / 3,
+                     batch_size: int | None = None,
                      drop_remainder: bool = True, mixup: dict | None = None,
                      shuffle: bool = True, repeat: bool | int = False, seed: int | None = None,
                      deterministic: bool = True, num_parallel_calls: int | None = None,
@@ -298,6 +300,8 @@ def finetune_dataset(records, *, root=None, num_frames: int = 16, sampling_rate:
     ``transforms.mixup_cutmix_tf`` (at least ``num_classes``), applied per batch; needs
     ``batch_size``. ``decode_short_side``: resize frames to this short side right after
     decoding (the official data is pre-resized to 320 offline; useful for large videos).
+    ``ratio``: the random resized crop's aspect range; ``color_jitter``: add the
+    ColorJitter of the MA-52 recipe; ``erase_max_area``: random erasing's largest box.
     """
     records = _as_records(records, root)
     labels = _labels(records)
@@ -306,9 +310,10 @@ def finetune_dataset(records, *, root=None, num_frames: int = 16, sampling_rate:
 
     def load(index, rng):
         frames = read(records[index].path, lambda n: sample(n, rng, num_frames, sampling_rate))
-        views = [transforms.finetune_train_transform(frames, rng, size=crop_size, rand_aug=rand_aug,
-                                                     flip=flip, erase_prob=erase_prob, scale=scale)
-                 for _ in range(num_sample)]
+        views = [transforms.finetune_train_transform(
+            frames, rng, size=crop_size, rand_aug=rand_aug, flip=flip, erase_prob=erase_prob,
+            scale=scale, ratio=ratio, jitter=color_jitter, erase_max_area=erase_max_area)
+            for _ in range(num_sample)]
         return np.stack(views), np.full(num_sample, labels[index], np.int32)
 
     specs = [tf.TensorSpec((num_frames, crop_size, crop_size, 3), tf.float32),
@@ -430,7 +435,8 @@ def multiview_dataset(records, *, root=None, num_frames: int = 16, sampling_rate
     """Multi-view testing: ``num_clips`` x ``num_crops`` views per video, each tagged.
 
     ``sampler="dense"``: the official K400 clips (every ``sampling_rate``-th frame, clip
-    starts spread evenly); ``"segment"``: the SSV2 segment clips (``num_clips`` <= 2).
+    starts spread evenly); ``"segment"``: the SSV2 segment clips (``num_clips`` <= 2);
+    ``"uniform"``: mmaction2's ``UniformSample`` test clips (the MA-52 recipe: 3 clips).
     Every clip is resized to short side ``short_side`` and cut into ``num_crops`` crops
     along the long side (VideoMAE offsets). Yields dicts ``video`` float32
     ``(T, S, S, 3)``, ``label``, ``video_id`` (index into ``records``) and ``view``
@@ -445,8 +451,11 @@ def multiview_dataset(records, *, root=None, num_frames: int = 16, sampling_rate
     elif sampler == "segment":
         def clip_indices(n):
             return sampling.segment_test_indices(n, num_frames, num_clips)
+    elif sampler == "uniform":
+        def clip_indices(n):
+            return sampling.uniform_sample(n, num_frames, num_clips, test_mode=True)
     else:
-        raise ValueError(f"test sampler must be 'dense' or 'segment', got '{sampler}'")
+        raise ValueError(f"test sampler must be 'dense', 'segment' or 'uniform', got '{sampler}'")
 
     def load(index, rng):
         chosen = {}

@@ -856,23 +856,62 @@ def person_crop_box(boxes: np.ndarray, image_h: int, image_w: int,
 
 # --------------------------------------------------------------------------- composites
 
+def color_jitter(clip: np.ndarray, rng: np.random.Generator, brightness: float = 0.5,
+                 contrast: float = 0.5, saturation: float = 0.5, hue: float = 0.1) -> np.ndarray:
+    """torchvision / mmaction2 ``ColorJitter`` on a uint8 clip, one draw for every frame:
+    brightness, contrast and saturation factors uniform in [1 - x, 1 + x], a hue shift
+    uniform in [-hue, hue] of a turn, applied in a random order (as torchvision does)."""
+    clip = np.asarray(clip, np.uint8)
+
+    def scale(c, f):
+        return np.clip(c.astype(np.float32) * f, 0, 255).astype(np.uint8)
+
+    def adjust_contrast(c, f):
+        mean = _gray(c).reshape(len(c), -1).mean(axis=1)[:, None, None, None]
+        return np.clip(mean + f * (c.astype(np.float32) - mean), 0, 255).astype(np.uint8)
+
+    def adjust_saturation(c, f):
+        gray = _gray(c)[..., None].astype(np.float32)
+        return np.clip(gray + f * (c.astype(np.float32) - gray), 0, 255).astype(np.uint8)
+
+    def adjust_hue(c, shift):
+        hsv = np.stack([cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2HSV) for f in c])
+        hsv[..., 0] = ((hsv[..., 0].astype(np.int32) + int(round(shift * 180))) % 180)
+        return np.stack([cv2.cvtColor(f, cv2.COLOR_HSV2RGB) for f in hsv])
+
+    steps = [(adjust_contrast if i == 1 else adjust_saturation if i == 2
+              else adjust_hue if i == 3 else scale, factor)
+             for i, factor in enumerate((rng.uniform(1 - brightness, 1 + brightness),
+                                         rng.uniform(1 - contrast, 1 + contrast),
+                                         rng.uniform(1 - saturation, 1 + saturation),
+                                         rng.uniform(-hue, hue)))]
+    for index in rng.permutation(len(steps)):
+        function, factor = steps[index]
+        clip = function(clip, factor)
+    return clip
+
+
 def finetune_train_transform(clip: np.ndarray, rng: np.random.Generator, size: int = 224,
                              rand_aug: str | None = "rand-m7-n4-mstd0.5-inc1",
                              flip: bool = True, erase_prob: float = 0.25,
                              scale: tuple[float, float] = (0.08, 1.0),
-                             ratio: tuple[float, float] = (3 / 4, 4 / 3)) -> np.ndarray:
+                             ratio: tuple[float, float] = (3 / 4, 4 / 3),
+                             jitter: bool = False, erase_max_area: float = 1 / 3) -> np.ndarray:
     """Official fine-tune view (VideoMAE `_aug_frame`): RandAugment -> random resized crop
     -> flip (off for SSV2) -> normalise -> random erasing. uint8 (T, H, W, 3) ->
     float32 (T, size, size, 3). (The official normalises before the crop and resizes
-    floats; resizing uint8 first differs by < 1/255 before normalisation and is faster.)"""
+    floats; resizing uint8 first differs by < 1/255 before normalisation and is faster.)
+    ``jitter`` adds ``color_jitter`` after the crop (the MA-52 recipe)."""
     if rand_aug:
         clip = rand_augment(clip, rng, rand_aug)
     clip = random_resized_crop(clip, rng, size, scale, ratio)
+    if jitter:
+        clip = color_jitter(clip, rng)
     if flip:
         clip = horizontal_flip(clip, rng, 0.5)
     out = normalize(clip)
     if erase_prob > 0:
-        out = random_erasing(out, rng, prob=erase_prob, mode="pixel")
+        out = random_erasing(out, rng, prob=erase_prob, mode="pixel", max_area=erase_max_area)
     return out
 
 

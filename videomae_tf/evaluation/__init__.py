@@ -27,11 +27,9 @@ from videomae_tf.evaluation.inference import (  # noqa: F401
     load_inference_model,
 )
 from videomae_tf.evaluation.metrics import (  # noqa: F401
-    MA52_COARSE_STARTS,
     classification_metrics,
     confusion_matrix,
     f1_scores,
-    ma52_coarse,
     ma52_f1_mean,
     mean_class_accuracy,
     per_class_report,

@@ -22,7 +22,8 @@ import numpy as np
 from videomae_tf.evaluation.aggregation import VideoScores
 from videomae_tf.files import write_bytes_atomic, write_text_atomic
 
-__all__ = ["dump_scores", "load_scores", "write_class_report", "write_metrics", "write_predictions_csv"]
+__all__ = ["dump_scores", "load_scores", "load_scores_and_names", "write_class_report",
+           "write_metrics", "write_predictions_csv"]
 
 
 def _names(scores: VideoScores, filenames: Sequence[str] | None) -> list:
@@ -56,10 +57,23 @@ def dump_scores(path, scores: VideoScores, filenames: Sequence[str] | None = Non
 
 def load_scores(path) -> VideoScores:
     """Read a pickle written by ``dump_scores`` back into VideoScores (trusted files only)."""
-    with open(path, "rb") as f:
-        records = pickle.load(f)  # noqa: S301 - our own output, plain numpy and builtins
+    return load_scores_and_names(path)[0]
+
+
+def load_scores_and_names(path) -> tuple[VideoScores, list]:
+    """``load_scores`` and the file name of each row (None where the dump has none)."""
+    try:
+        with open(path, "rb") as f:
+            records = pickle.load(f)  # noqa: S301 - our own output, plain numpy and builtins
+    except (OSError, pickle.UnpicklingError, EOFError) as e:
+        raise ValueError(f"{path} is not a scores file written by evaluate ({e})") from None
+    if not isinstance(records, list) or not all(isinstance(r, dict) and "pred_score" in r
+                                                 for r in records):
+        raise ValueError(f"{path} is not a scores file written by evaluate (a list of dicts "
+                         "with pred_score)")
     if not records:
         raise ValueError(f"{path} holds no videos")
+    names = [r.get("filename") for r in records]
     labelled = all("gt_label" in r for r in records)
     return VideoScores(
         video_ids=np.asarray([r.get("video_id", i) for i, r in enumerate(records)]),
@@ -67,7 +81,7 @@ def load_scores(path) -> VideoScores:
         labels=np.asarray([int(np.asarray(r["gt_label"]).reshape(-1)[0]) for r in records])
         if labelled else None,
         num_views=np.asarray([r.get("num_views", 1) for r in records], np.int64),
-    )
+    ), names
 
 
 def write_predictions_csv(path, scores: VideoScores, class_names: Sequence[str] | None = None,

@@ -66,7 +66,11 @@ def as_inference_model(model, source: str | None = None) -> InferenceModel:
     if hasattr(model, "predict_on_batch"):  # Keras
         clip_shape = getattr(model, "clip_shape", None)
         num_classes = getattr(model, "num_classes", None) or None
-        return InferenceModel(model.predict_on_batch, clip_shape, num_classes,
+        def class_logits(clips):  # a MicroActionModel returns a dict; its logits are the classes'
+            outputs = model.predict_on_batch(clips)
+            return outputs["logits"] if isinstance(outputs, dict) else outputs
+
+        return InferenceModel(class_logits, clip_shape, num_classes,
                               source=source or f"model '{model.name}'")
     if hasattr(model, "serve"):  # tf.saved_model.load of our export
         return _from_saved_model(model, source or "SavedModel")
@@ -114,11 +118,11 @@ def load_inference_model(path) -> InferenceModel:
         model = _from_saved_model(loaded, f"SavedModel {path}")
         model._keepalive = loaded  # the restored function needs its object alive
         return model
-    from videomae_tf.models import VideoMAEClassifier, load_model
+    from videomae_tf.models import MicroActionModel, VideoMAEClassifier, load_model
     from videomae_tf.models.transfer import stored_class_names
 
     keras_model = load_model(path)
-    if not isinstance(keras_model, VideoMAEClassifier):
+    if not isinstance(keras_model, (VideoMAEClassifier, MicroActionModel)):
         raise ValueError(f"{path} holds a {type(keras_model).__name__}, not a classifier")
     model = as_inference_model(keras_model, source=f"model {path}")
     model.class_names = stored_class_names(path)

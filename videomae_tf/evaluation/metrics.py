@@ -14,11 +14,9 @@ from typing import Sequence
 import numpy as np
 
 __all__ = [
-    "MA52_COARSE_STARTS",
     "classification_metrics",
     "confusion_matrix",
     "f1_scores",
-    "ma52_coarse",
     "ma52_f1_mean",
     "mean_class_accuracy",
     "per_class_report",
@@ -28,7 +26,6 @@ __all__ = [
 
 #: First fine class of each MA-52 coarse (body-part) class: fine 0-4 -> 0, 5-10 -> 1,
 #: 11-23 -> 2, 24-31 -> 3, 32-37 -> 4, 38-47 -> 5, 48-51 -> 6.
-MA52_COARSE_STARTS = (0, 5, 11, 24, 32, 38, 48)
 
 
 def _labels(labels, n: int | None = None) -> np.ndarray:
@@ -133,22 +130,16 @@ def f1_scores(labels, predictions) -> dict[str, float]:
     return {"macro_f1": float(np.mean(f1[used])), "micro_f1": float(micro)}
 
 
-def ma52_coarse(fine) -> np.ndarray:
-    """MA-52 coarse class (0..6) of each fine class (0..51), the fixed mapping of SPEC 9."""
-    fine = _labels(fine)
-    if fine.size and fine.max() > 51:
-        raise ValueError(f"MA-52 fine classes are 0..51, got {int(fine.max())}")
-    return np.searchsorted(np.asarray(MA52_COARSE_STARTS), fine, side="right") - 1
-
-
 def ma52_f1_mean(labels, predictions) -> dict[str, float]:
     """MA-52 F1_mean = (macro-F1 fine + macro-F1 coarse + micro-F1 coarse + micro-F1 fine) / 4.
 
     ``labels`` and ``predictions`` are fine classes (top-1); the coarse ones follow from
     the fixed mapping. Returns F1_mean and its four parts.
     """
+    from videomae_tf.data.ma52 import coarse_of
+
     fine = f1_scores(labels, predictions)
-    coarse = f1_scores(ma52_coarse(labels), ma52_coarse(predictions))
+    coarse = f1_scores(coarse_of(_labels(labels)), coarse_of(_labels(predictions)))
     parts = {
         "fine_macro_f1": fine["macro_f1"],
         "fine_micro_f1": fine["micro_f1"],

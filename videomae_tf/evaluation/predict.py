@@ -24,7 +24,8 @@ __all__ = ["TestViews", "predict_files", "top_k_predictions", "views_dataset"]
 class TestViews:
     """How each video is cut into views: ``num_clips`` x ``num_crops``, every
     ``sampling_rate``-th frame, short side resized to ``short_side`` (the crop size when
-    None). ``sampler``: "dense" (K400) or "segment" (SSV2). Defaults: official K400 5x3."""
+    None). ``sampler``: "dense" (K400), "segment" (SSV2) or "uniform" (mmaction2
+    UniformSample, MA-52). Defaults: official K400 5x3."""
 
     num_clips: int = 5
     num_crops: int = 3

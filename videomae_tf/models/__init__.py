@@ -2,6 +2,8 @@
 
 from videomae_tf.models.classifier import VideoMAEClassifier
 from videomae_tf.models.encoder import VideoMAEEncoder
+from videomae_tf.models.heads import ArcFace, FrameAssistHead
+from videomae_tf.models.micro_action import MicroActionModel
 from videomae_tf.models.layers import sinusoid_table
 from videomae_tf.models.naming import official_key, official_weights
 from videomae_tf.models.pretrainer import (

@@ -91,7 +91,15 @@ def model_from_config(config):
         return finetune_model(arch, **config) if arch else VideoMAEClassifier(**config)
     if task == "pretrain":
         return pretrain_model(arch, version, **config) if arch else VideoMAEPretrainer(**config)
-    raise ValueError(f"config 'task' must be 'finetune' or 'pretrain', got {task!r}")
+    if task == "micro_action":
+        from videomae_tf.models.micro_action import MicroActionModel
+
+        backbone = dict(config.pop("backbone", None) or {})
+        if arch:
+            backbone = dict(ARCHITECTURES[arch]["encoder"], **backbone)
+        return MicroActionModel(backbone=backbone, **config)
+    raise ValueError(f"config 'task' must be 'finetune', 'pretrain' or 'micro_action', got "
+                     f"{task!r}")
 
 
 def VideoMAE_ViTS16FT(**kwargs):

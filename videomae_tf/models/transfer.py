@@ -11,6 +11,7 @@ import numpy as np
 from videomae_tf.files import check_space, replacing
 
 from videomae_tf.models.classifier import VideoMAEClassifier
+from videomae_tf.models.micro_action import MicroActionModel
 from videomae_tf.models.naming import official_weights
 from videomae_tf.models.pretrainer import VideoMAEPretrainer
 from videomae_tf.models.architectures import model_from_config
@@ -36,6 +37,10 @@ def sidecar_path(weights_path):
 
 def model_config(model):
     """The config dict ``model_from_config`` rebuilds ``model`` from."""
+    if isinstance(model, MicroActionModel):
+        config = dict(model.get_config(), task="micro_action")
+        config["backbone"]["img_size"] = list(config["backbone"]["img_size"])
+        return config
     if isinstance(model, VideoMAEClassifier):
         task = "finetune"
     elif isinstance(model, VideoMAEPretrainer):
@@ -178,21 +183,28 @@ def copy_encoder_weights(source, classifier):
     ``source`` is a model, a model file or folder, an ``hf://`` handle or a zoo name
     (``videomae_tf.hub.resolve``). From a pretraining model, the official fine-tune rule:
     every encoder tensor but the final ``norm`` moves over, fc_norm and the head stay
-    freshly initialised. From a fine-tuned classifier (e.g. a K710 model as the start of
-    another task): everything but the head moves over. Returns the copied keys.
+    freshly initialised (a classifier without mean pooling, e.g. the MA-52 token-map
+    backbone, keeps the encoder's ``norm`` as its own). From a fine-tuned classifier (e.g.
+    a K710 model as the start of another task): everything but the head moves over, its
+    final LayerNorm (fc_norm or norm) becoming the target's. Returns the copied keys.
     """
     if not isinstance(source, (VideoMAEPretrainer, VideoMAEClassifier)):
         from videomae_tf.hub import resolve
 
         source = load_model(resolve(source))
+    dst = official_weights(classifier)
+    token_map_target = "norm.weight" in dst  # no mean pooling: its norm sees every token
     if isinstance(source, VideoMAEPretrainer):
         src = {k[len("encoder."):]: v for k, v in official_weights(source).items()
-               if k.startswith("encoder.") and not k.startswith("encoder.norm.")}
+               if k.startswith("encoder.")
+               and (token_map_target or not k.startswith("encoder.norm."))}
     elif isinstance(source, VideoMAEClassifier):
         src = {k: v for k, v in official_weights(source).items() if not k.startswith("head.")}
+        final = ("norm.", "fc_norm.") if "fc_norm.weight" in dst else ("fc_norm.", "norm.")
+        src = {(final[1] + k[len(final[0]):] if k.startswith(final[0]) else k): v
+               for k, v in src.items()}  # the final LayerNorm, whichever pooling each has
     else:
         raise TypeError(f"expected a VideoMAE model, got {type(source).__name__}")
-    dst = official_weights(classifier)
     missing = sorted(k for k in src if k not in dst)
     if missing:
         raise ValueError(f"the classifier has no weights for {len(missing)} pretrained encoder "

@@ -33,6 +33,7 @@ RULES = {
     "opt_eps": (_NUMBER, 0, None, False, True, False),
     "clip_grad": (_NUMBER, 0, None, False, True, True),
     "layer_decay": (_NUMBER, 0, 1, False, True, True),
+    "backbone_lr_scale": (_NUMBER, 0, None, False, True, False),
     "drop_path": (_NUMBER, 0, 1, True, False, False),
     "fc_drop_rate": (_NUMBER, 0, 1, True, False, False),
     "smoothing": (_NUMBER, 0, 1, True, False, False),
@@ -46,6 +47,7 @@ RULES = {
     "data.num_sample": (_INT, 1, None, True, True, False),
     "data.sampling_rate": (_INT, 1, None, True, True, False),
     "data.erase_prob": (_NUMBER, 0, 1, True, True, False),
+    "data.erase_max_area": (_NUMBER, 0, 1, False, True, False),
     "data.num_parallel_calls": (_INT, 1, None, True, True, True),
 }
 

@@ -150,7 +150,10 @@ def device_kind(strategy):
 
     if isinstance(strategy, tf.distribute.TPUStrategy):
         return "tpu"
-    devices = getattr(strategy.extended, "worker_devices", None) or ()
+    try:
+        devices = strategy.extended.worker_devices or ()
+    except (AttributeError, RuntimeError):  # the default strategy has none: it raises
+        devices = ()
     if any("GPU" in d.upper() for d in devices) or (
         not devices and tf.config.list_logical_devices("GPU")
     ):

@@ -7,15 +7,23 @@ model          ``{"arch": "vit_b" | ... | None, **VideoMAEClassifier options}``
 num_classes, num_frames, input_size (crop = model img_size), drop_path, fc_drop_rate
 init           the model whose encoder starts the classifier: a file, pretrained folder,
                hf://org/repo or zoo name (fetched before training), or None
+head           None (a classifier), or the MA-52 heads: {type: i3d | tsn | timesformer,
+               dropout, frame_assist, coarse_assist, arcface: None | target | all,
+               arcface_scale, arcface_margin} (a ``MicroActionModel``)
+loss           None (the official criterion), or an MA-52 loss: ce, ce_f1, double,
+               fine_a_coarse_double (``losses.micro_action_loss``)
 data           train / val (annotation lists), root (folder the list paths start from),
                synthetic (make_synthetic_dataset kwargs: render the demo dataset into
-               root, or <output_dir>/synthetic), sampler, sampling_rate, short_side
-               (validation resize), num_sample (views per video), flip, rand_aug,
-               erase_prob, scale, decode_short_side, backend, num_parallel_calls
+               root, or <output_dir>/synthetic), sampler, val_sampler, sampling_rate,
+               short_side (validation resize), num_sample (views per video), flip,
+               rand_aug, erase_prob, erase_max_area, scale, ratio (random resized crop),
+               color_jitter, decode_short_side, backend, num_parallel_calls
 mixup, cutmix, mixup_prob, mixup_switch_prob, smoothing    (official meanings)
 epochs, batch_size (per replica, per micro-batch), update_freq (micro-batches per step),
 lr, min_lr, warmup_lr (BASE rates, x total batch / 256), warmup_epochs, warmup_steps,
-layer_decay (None: off), weight_decay, opt_betas, opt_eps, clip_grad
+layer_decay (None: off), backbone_lr_scale (a head model's backbone), lr_scaling
+("linear": x total batch / 256, "none": as written), weight_decay, opt_betas, opt_eps,
+clip_grad
 val_batch_size, eval_every (epochs), test_num_segment, test_num_crop (for evaluation)
 output_dir     run folder: config.json, checkpoints/, logs/, final.weights.h5
 resume         "auto" (latest checkpoint in output_dir), a checkpoint path, or False
@@ -27,7 +35,9 @@ precision ("auto" | "float32" | "mixed_bfloat16" | "mixed_float16"), jit_compile
 progress, steps_per_epoch (default: training views // total batch)
 """
 
-from videomae_tf.models import VideoMAEClassifier, finetune_model, save_weights
+from videomae_tf.models import (ARCHITECTURES, MicroActionModel, VideoMAEClassifier,
+                                finetune_model, save_weights)
+from videomae_tf.training.losses import micro_action_loss
 from videomae_tf.training.recipes import FINETUNE_DEFAULTS
 from videomae_tf.training.run import (
     build_model_and_optimizer,
@@ -56,13 +66,35 @@ def _check_labels(cfg, records, key):
 
 
 def build_classifier(cfg):
-    """The classifier the config describes (build it under the strategy scope)."""
+    """The model the config describes (build it under the strategy scope): a classifier,
+    or with ``head`` set a ``MicroActionModel`` (the MA-52 heads on a token-map backbone)."""
     options = dict(cfg["model"] or {})
     arch = options.pop("arch", None)
+    if cfg["head"]:
+        head = dict(cfg["head"])
+        backbone = dict(ARCHITECTURES[arch]["encoder"] if arch else {}, **options)
+        backbone.update(num_frames=cfg["num_frames"], img_size=cfg["input_size"],
+                        drop_path_rate=cfg["drop_path"])
+        return MicroActionModel(backbone=backbone, num_classes=cfg["num_classes"],
+                                head=head.pop("type", "tsn"), **head)
     options.update(num_classes=cfg["num_classes"], num_frames=cfg["num_frames"],
                    img_size=cfg["input_size"], drop_path_rate=cfg["drop_path"],
                    head_drop_rate=cfg["fc_drop_rate"])
     return finetune_model(arch, **options) if arch else VideoMAEClassifier(**options)
+
+
+def loss_function(cfg):
+    """The training loss: None (the engine's official criterion) or the MA-52 loss named
+    by ``loss`` (label smoothing off under mixup: the mixed targets carry it)."""
+    if not cfg["loss"]:
+        return None
+    mixup_on = cfg["mixup"] > 0 or cfg["cutmix"] > 0
+    head = cfg["head"] or {}
+    return micro_action_loss(cfg["loss"], num_classes=cfg["num_classes"],
+                             smoothing=0.0 if mixup_on else cfg["smoothing"],
+                             arcface=head.get("arcface"),
+                             arcface_scale=head.get("arcface_scale", 30.0),
+                             arcface_margin=head.get("arcface_margin", 0.5))
 
 
 def _datasets(cfg, train_records, val_records, per_replica_batch, global_batch):
@@ -85,14 +117,16 @@ def _datasets(cfg, train_records, val_records, per_replica_batch, global_batch):
         return finetune_dataset(
             train_records, num_sample=data["num_sample"], sampler=data["sampler"],
             rand_aug=data["rand_aug"], flip=data["flip"], erase_prob=data["erase_prob"],
-            scale=tuple(data["scale"]), batch_size=context.get_per_replica_batch_size(global_batch),
+            erase_max_area=data["erase_max_area"], scale=tuple(data["scale"]),
+            ratio=tuple(data["ratio"]), color_jitter=data["color_jitter"],
+            batch_size=context.get_per_replica_batch_size(global_batch),
             mixup=mixup, shuffle=True, repeat=True, seed=cfg["seed"] * 100_003 + epoch,
             input_context=context, **common)
 
     val = None
     if val_records:
         val = validation_dataset(
-            val_records, sampler="dense_center", short_side=data["short_side"],
+            val_records, sampler=data["val_sampler"], short_side=data["short_side"],
             batch_size=cfg["val_batch_size"] or max(global_batch, 1), **common)
     return train_data, val
 
@@ -130,7 +164,7 @@ def finetune(config):
 
     model, optimizer = build_model_and_optimizer(cfg, plan, build_model, cfg["layer_decay"])
     mixup_on = cfg["mixup"] > 0 or cfg["cutmix"] > 0
-    trainer = make_trainer(cfg, plan, model, optimizer,
+    trainer = make_trainer(cfg, plan, model, optimizer, loss_fn=loss_function(cfg),
                            label_smoothing=0.0 if mixup_on else cfg["smoothing"])  # mixup targets carry it
     train_data, val_data = _datasets(cfg, train_records, val_records, plan.per_replica_batch,
                                      plan.total_batch)

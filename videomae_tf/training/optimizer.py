@@ -132,14 +132,25 @@ class LayerDecayAdamW(keras.optimizers.Optimizer):
 
 def make_optimizer(model, *, lr, total_steps, warmup_steps=0, min_lr=1e-6, warmup_lr=0.0,
                    weight_decay=0.05, betas=(0.9, 0.999), eps=1e-8, layer_decay=0.75,
-                   clip_grad=None, loss_scale=False, skip=NO_WEIGHT_DECAY):
+                   clip_grad=None, loss_scale=False, skip=NO_WEIGHT_DECAY,
+                   backbone_lr_scale=1.0):
     """The official fine-tuning optimizer for ``model``: layer-decayed AdamW on a warmup-cosine
     schedule (rates already batch-scaled, see ``scaled_lr``), optional global-norm clipping,
     optionally wrapped in ``keras.optimizers.LossScaleOptimizer`` (float16 training).
+    ``backbone_lr_scale`` multiplies the rate of ``model.backbone``'s variables (a model
+    with heads on a backbone, e.g. the MA-52 recipe's x0.1).
 
     Build it under the strategy scope the model was built in.
     """
     groups = parameter_groups(model, layer_decay, skip)
+    if backbone_lr_scale != 1.0:
+        backbone = {v.path for v in getattr(model, "backbone", model).trainable_variables}
+        if not hasattr(model, "backbone"):
+            raise ValueError(f"backbone_lr_scale needs a model with a backbone; {model.name} "
+                             "has none")
+        for group in groups:
+            if group["path"] in backbone:
+                group["lr_scale"] *= backbone_lr_scale
     schedule = WarmupCosine(lr, total_steps, warmup_steps, min_lr, warmup_lr)
     optimizer = LayerDecayAdamW(
         learning_rate=schedule,

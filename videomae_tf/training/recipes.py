@@ -37,11 +37,15 @@ FINETUNE_DEFAULTS = dict(
     drop_path=0.1,
     fc_drop_rate=0.0,
     init=None,                          # pretrained model file (encoder weights)
+    head=None,                          # MA-52 heads: {type, dropout, frame_assist, ...}
+    loss=None,                          # None: the official criterion; MA-52: ce_f1, ...
     # data
     data=dict(train=None, val=None, root=None, synthetic=None, sampler="dense",
-              sampling_rate=4, short_side=224, num_sample=2, flip=True,
-              rand_aug="rand-m7-n4-mstd0.5-inc1", erase_prob=0.25, scale=[0.08, 1.0],
-              decode_short_side=None, backend="auto", num_parallel_calls=None),
+              val_sampler="dense_center", sampling_rate=4, short_side=224, num_sample=2,
+              flip=True, rand_aug="rand-m7-n4-mstd0.5-inc1", erase_prob=0.25,
+              erase_max_area=1 / 3, scale=[0.08, 1.0], ratio=[3 / 4, 4 / 3],
+              color_jitter=False, decode_short_side=None, backend="auto",
+              num_parallel_calls=None),
     mixup=0.8,
     cutmix=1.0,
     mixup_prob=1.0,
@@ -57,6 +61,8 @@ FINETUNE_DEFAULTS = dict(
     warmup_epochs=5,
     warmup_steps=-1,
     layer_decay=0.75,
+    backbone_lr_scale=1.0,              # rate multiplier of a head model's backbone
+    lr_scaling="linear",                # "linear": rates x total batch / 256; "none"
     weight_decay=0.05,
     opt_betas=[0.9, 0.999],
     opt_eps=1e-8,
@@ -76,6 +82,21 @@ _SSV2 = dict(num_classes=174, data=dict(sampler="segment", flip=False),
              test_num_segment=2, test_num_crop=3)
 _UCF101 = dict(num_classes=101, data=dict(sampler="dense", sampling_rate=4, flip=True),
                test_num_segment=5, test_num_crop=3)
+# MA-52 (SPEC 9; qklee-lz/ACMMM2024-MAC's winning mmaction2 config): a token-map backbone
+# with TSN + frame and coarse assisting heads, CE+F1 "FineACoarseDouble"; UniformSample 16,
+# RandomResizedCrop area 0.6-1 aspect 1/3-1, resize 224, ColorJitter, erasing (<= 0.2 of
+# the frame), flip; AdamW 3e-4 as written (no batch scaling), wd 0.01, backbone x0.1, 2
+# warmup epochs from 0.1 x lr, cosine to 0, 42 epochs (batch 24); test UniformSample 3x1.
+_MA52 = dict(
+    num_classes=52, drop_path=0.0, head=dict(type="tsn", dropout=0.5, frame_assist=True,
+                                             coarse_assist=True, arcface="target"),
+    loss="fine_a_coarse_double",
+    data=dict(sampler="uniform", val_sampler="uniform_test", num_sample=1, flip=True,
+              rand_aug=None, erase_prob=0.5, erase_max_area=0.2, scale=[0.6, 1.0],
+              ratio=[1 / 3, 1.0], color_jitter=True),
+    mixup=0.0, cutmix=0.0, smoothing=0.0, epochs=42, batch_size=24, lr=3e-4, min_lr=0.0,
+    warmup_lr=3e-5, warmup_epochs=2, lr_scaling="none", layer_decay=None,
+    backbone_lr_scale=0.1, weight_decay=0.01, test_num_segment=3, test_num_crop=1)
 
 # (dataset settings, {arch: settings}, default arch). Comments: the official run.
 _FINETUNE = {
@@ -90,6 +111,7 @@ _FINETUNE = {
         "vit_s": dict(lr=1e-3, epochs=40, batch_size=12, layer_decay=0.7),  # 32 GPUs
         "vit_b": dict(lr=5e-4, epochs=30, batch_size=6),    # 64 GPUs, 2400-epoch pretrain
     }, "vit_b"),
+    "ma52": (_MA52, {"vit_b": {}}, "vit_b"),
     "ucf101": (_UCF101, {
         "vit_b": dict(lr=5e-4, epochs=100, batch_size=16, warmup_lr=1e-8, min_lr=1e-5,
                       layer_decay=0.7, fc_drop_rate=0.5, drop_path=0.2),  # 8 GPUs
@@ -131,7 +153,7 @@ def merge(base, override):
 
 
 def get_recipe(name):
-    """The full fine-tuning config of a recipe: 'k400', 'ssv2', 'ucf101' (ViT-B),
+    """The full fine-tuning config of a recipe: 'k400', 'ssv2', 'ucf101', 'ma52' (ViT-B),
     '<dataset>_<arch>' (e.g. 'k400_vit_s', 'ssv2_vit_s', 'k400_vit_h'), or 'synthetic'."""
     dataset, _, arch = name.partition("_")
     if dataset not in _FINETUNE or (arch and arch not in _FINETUNE[dataset][1]):

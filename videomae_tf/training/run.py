@@ -156,6 +156,19 @@ def _placement(cfg):
             worker_index(strategy))
 
 
+#: How a config's rates relate to the batch: "linear" (the official scripts: the rates are
+#: BASE rates for a total batch of 256) or "none" (as written, e.g. mmaction2 configs).
+LR_SCALING = ("linear", "none")
+
+
+def rate(cfg, key, total_batch):
+    """The learning rate ``cfg[key]`` for this total batch, as ``lr_scaling`` says."""
+    scaling = cfg.get("lr_scaling", "linear")
+    if scaling not in LR_SCALING:
+        raise ValueError(f"lr_scaling must be one of {LR_SCALING}, got {scaling!r}")
+    return scaled_lr(cfg[key], total_batch) if scaling == "linear" else cfg[key]
+
+
 def plan_run(cfg, num_examples, what):
     """The run plan for ``num_examples`` examples an epoch; on the chief, a folder being
     resumed must hold the same run (``check_resumed_config``).
@@ -184,7 +197,7 @@ def plan_run(cfg, num_examples, what):
                    workers=workers, worker_index=index, per_replica_batch=per_replica_batch,
                    total_batch=total_batch, steps_per_epoch=steps_per_epoch,
                    total_steps=total_steps, warmup_steps=warmup,
-                   lr=scaled_lr(cfg["lr"], total_batch))
+                   lr=rate(cfg, "lr", total_batch))
     if cfg["progress"] or workers > 1:
         print(plan.describe(), flush=True)
     return plan
@@ -255,10 +268,11 @@ def build_model_and_optimizer(cfg, plan, build_model, layer_decay):
             model = build_model()
             optimizer = make_optimizer(
                 model, lr=plan.lr, total_steps=plan.total_steps, warmup_steps=plan.warmup_steps,
-                min_lr=scaled_lr(cfg["min_lr"], plan.total_batch),
-                warmup_lr=scaled_lr(cfg["warmup_lr"], plan.total_batch),
+                min_lr=rate(cfg, "min_lr", plan.total_batch),
+                warmup_lr=rate(cfg, "warmup_lr", plan.total_batch),
                 weight_decay=cfg["weight_decay"], betas=tuple(cfg["opt_betas"]),
                 eps=cfg["opt_eps"], layer_decay=layer_decay, clip_grad=cfg["clip_grad"],
+                backbone_lr_scale=cfg.get("backbone_lr_scale", 1.0),
                 loss_scale=plan.precision == "mixed_float16")
     finally:
         keras.config.set_dtype_policy(previous_policy)

@@ -24,6 +24,12 @@ def hard_labels(labels):
     return ops.argmax(labels, axis=-1) if len(labels.shape) == 2 else labels
 
 
+def main_logits(outputs):
+    """The class logits of a model's output: the tensor itself, or the ``logits`` entry of
+    a dict (a ``MicroActionModel`` also returns its assisting heads' logits)."""
+    return outputs["logits"] if isinstance(outputs, dict) else outputs
+
+
 def top_k_hits(labels, logits, k, weights=None):
     """How many examples (weighted) have their label among the k largest logits."""
     k = min(k, logits.shape[-1])
@@ -35,7 +41,7 @@ def top_k_hits(labels, logits, k, weights=None):
 def eval_sums(labels, logits, weights=None):
     """(loss sum, top-1 hits, top-5 hits, count) of a batch, unsmoothed cross entropy;
     ``weights`` (B,) of 0/1 leaves padded examples out."""
-    logits = at_least_float32(logits)
+    logits = at_least_float32(main_logits(logits))
     if len(labels.shape) == 2:
         per_example = soft_target_cross_entropy(labels, logits)
     else:

@@ -17,7 +17,8 @@ import tensorflow as tf
 from keras import ops
 
 from videomae_tf.training.distribute import distribution_replicas
-from videomae_tf.training.step_math import eval_sums, global_norm, split_batch, top_k_hits
+from videomae_tf.training.step_math import (eval_sums, global_norm, main_logits, split_batch,
+                                             top_k_hits)
 
 
 def _numpy(batch):
@@ -73,7 +74,7 @@ class JaxSteps:
                 trainable, non_trainable, inputs, training=True)
             per_example = self.loss_fn(targets, outputs)
             hits = (jnp.zeros((), "float32") if isinstance(targets, dict)
-                    else top_k_hits(targets, outputs, 1))
+                    else top_k_hits(targets, main_logits(outputs), 1))
             loss = ops.sum(per_example) / global_batch  # in the loss's own precision
             return loss, (non_trainable, ops.cast(ops.sum(per_example), "float32"), hits)
 

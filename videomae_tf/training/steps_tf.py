@@ -15,7 +15,8 @@ import numpy as np
 import tensorflow as tf
 
 from videomae_tf.training.distribute import worker_index, worker_count
-from videomae_tf.training.step_math import eval_sums, global_norm, split_batch, top_k_hits
+from videomae_tf.training.step_math import (eval_sums, global_norm, main_logits, split_batch,
+                                             top_k_hits)
 
 
 def _batch_size(inputs):
@@ -71,7 +72,8 @@ class TensorFlowSteps:
                     loss = self.optimizer.scale_loss(loss)
             grads = tape.gradient(loss, variables)
             grads = [tf.zeros(v.shape, v.dtype) if g is None else g for g, v in zip(grads, variables)]
-            hits = tf.constant(0.0) if isinstance(labels, dict) else top_k_hits(labels, logits, 1)
+            hits = (tf.constant(0.0) if isinstance(labels, dict)
+                    else top_k_hits(labels, main_logits(logits), 1))
             return grads, tf.cast(tf.reduce_sum(per_example), tf.float32), hits
 
         if n == 1:
