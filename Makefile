@@ -13,6 +13,10 @@ $(STAMP): setup.cfg pyproject.toml
 	$(PIP) install -q --upgrade pip
 	# torch first and pinned: a loose requirement would pull the CUDA build.
 	$(PIP) install -q "$(TORCH)"
+	# OpenCV without contrib (an older install of this venv) shares the cv2 folder with the
+	# contrib build the package needs (HOG people detector): remove both, install contrib.
+	if $(PIP) show -q opencv-python-headless 2>/dev/null; then \
+	  $(PIP) uninstall -q -y opencv-python-headless opencv-contrib-python-headless; fi
 	$(PIP) install -q -e ".[convert,test,backends,export]" $(if $(TF),"$(TF)")
 	touch $(STAMP)
 
