@@ -29,13 +29,19 @@ def test_sinusoid_is_interleaved_not_halves():
     np.testing.assert_allclose(table[2], expected, rtol=1e-6)
 
 
-def _attention_reference(x, qkv_w, q_bias, v_bias, proj_w, proj_b, heads):
-    """The official attention written out in numpy (weights in Keras layout)."""
+def _attention_reference(x, qkv_w, q_bias, v_bias, proj_w, proj_b, heads, cosine_scale=None):
+    """The official attention written out in numpy (weights in Keras layout): matmul,
+    softmax, matmul, as the official code computes it (the layer uses the backend's fused
+    attention); ``cosine_scale`` (heads, 1, 1): V2's cosine attention."""
     b, n, d = x.shape
     hd = d // heads
     qkv = x @ qkv_w + np.concatenate([q_bias, np.zeros_like(v_bias), v_bias])
     qkv = qkv.reshape(b, n, 3, heads, hd).transpose(2, 0, 3, 1, 4)
     q, k, v = qkv[0] * hd**-0.5, qkv[1], qkv[2]
+    if cosine_scale is not None:
+        q = qkv[0] / np.linalg.norm(qkv[0], axis=-1, keepdims=True)
+        k = k / np.linalg.norm(k, axis=-1, keepdims=True)
+        q = q * np.exp(np.minimum(cosine_scale, np.log(100.0)))
     s = q @ k.transpose(0, 1, 3, 2)
     a = np.exp(s - s.max(-1, keepdims=True))
     a /= a.sum(-1, keepdims=True)
@@ -55,6 +61,22 @@ def test_attention_matches_numpy_reference_with_q_and_v_bias():
         x, np.asarray(layer.qkv.kernel), np.asarray(layer.q_bias), np.asarray(layer.v_bias),
         np.asarray(layer.proj.kernel), np.asarray(layer.proj.bias), 4,
     )
+    np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def test_cosine_attention_matches_numpy_reference():
+    rng = np.random.default_rng(1)
+    layer = Attention(16, 4, cosine=True, name="attn")
+    x = rng.normal(size=(2, 5, 16)).astype("float32")
+    layer.build(x.shape)
+    for var in layer.weights:
+        var.assign(rng.normal(size=var.shape).astype("float32") * 0.3 + (
+            2.0 if var is layer.scale else 0.0))
+    got = np.asarray(layer(x))
+    want = _attention_reference(
+        x, np.asarray(layer.qkv.kernel), np.asarray(layer.q_bias), np.asarray(layer.v_bias),
+        np.asarray(layer.proj.kernel), np.asarray(layer.proj.bias), 4,
+        cosine_scale=np.asarray(layer.scale))
     np.testing.assert_allclose(got, want, atol=1e-5)
 
 

@@ -66,9 +66,16 @@ def as_inference_model(model, source: str | None = None) -> InferenceModel:
     if hasattr(model, "predict_on_batch"):  # Keras
         clip_shape = getattr(model, "clip_shape", None)
         num_classes = getattr(model, "num_classes", None) or None
+        import keras
+
+        from videomae_tf.models.fast import fast_predict
+
+        run = fast_predict(model)
+
         def class_logits(clips):  # a MicroActionModel returns a dict; its logits are the classes'
-            outputs = model.predict_on_batch(clips)
-            return outputs["logits"] if isinstance(outputs, dict) else outputs
+            outputs = run(clips)
+            return keras.ops.convert_to_numpy(outputs["logits"] if isinstance(outputs, dict)
+                                              else outputs)
 
         return InferenceModel(class_logits, clip_shape, num_classes,
                               source=source or f"model '{model.name}'")

@@ -124,20 +124,18 @@ class Attention(layers.Layer):
             zeros = ops.zeros((self.inner_dim,), dtype=self.v_bias.dtype)
             qkv = qkv + ops.cast(ops.concatenate([self.q_bias, zeros, self.v_bias]), qkv.dtype)
         qkv = ops.reshape(qkv, (batch, tokens, 3, self.num_heads, self.head_dim))
-        qkv = ops.transpose(qkv, (2, 0, 3, 1, 4))  # (3, B, heads, N, head_dim)
-        q, k, v = qkv[0], qkv[1], qkv[2]
-        if self.cosine:
+        q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]  # (B, N, heads, head_dim) each
+        scale = self.head_dim**-0.5
+        if self.cosine:  # normalised q, k; the per-head logit scale goes into q
             q = q / ops.maximum(ops.norm(q, axis=-1, keepdims=True), 1e-12)
             k = k / ops.maximum(ops.norm(k, axis=-1, keepdims=True), 1e-12)
-            logit_scale = ops.exp(ops.minimum(self.scale, math.log(100.0)))
-            scores = ops.matmul(q, ops.swapaxes(k, -1, -2)) * ops.cast(logit_scale, q.dtype)
-        else:
-            q = q * (self.head_dim**-0.5)
-            scores = ops.matmul(q, ops.swapaxes(k, -1, -2))
-        attn = ops.cast(ops.softmax(ops.cast(scores, "float32"), axis=-1), v.dtype)
-        out = ops.matmul(attn, v)  # (B, heads, N, head_dim)
-        out = ops.reshape(ops.transpose(out, (0, 2, 1, 3)), (batch, tokens, self.inner_dim))
-        return self.proj(out)
+            logit_scale = ops.exp(ops.minimum(self.scale, math.log(100.0)))  # (heads, 1, 1)
+            q = q * ops.cast(ops.reshape(logit_scale, (1, 1, self.num_heads, 1)), q.dtype)
+            scale = 1.0
+        # softmax(q k^T * scale) v, the softmax in float32: the backend's fused kernel
+        # where it has one (torch SDPA, cuDNN/XLA on JAX), einsums on TensorFlow
+        out = ops.dot_product_attention(q, k, v, scale=scale)
+        return self.proj(ops.reshape(out, (batch, tokens, self.inner_dim)))
 
     def get_config(self):
         config = super().get_config()
