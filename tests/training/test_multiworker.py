@@ -119,12 +119,13 @@ def test_killed_worker_stops_the_other_and_both_resume(shared_folder, single_run
     assert 4 <= saved < 12
     if not shared_folder:
         assert not list(folders[1].glob("ckpt/ckpt-*")), "only the chief keeps checkpoints"
-    assert not list(folders[1].glob("ckpt/.worker1/*")), "the other worker's scratch is gone"
 
     ports = free_ports(2)
     restarted = [start("finetune", folders[i], i, ports, "--checkpoints",
                        str(folders[i] / "ckpt")) for i in range(2)]
     results = [finish(w) for w in restarted]
+    # a SIGKILL can land between a worker's save and its cleanup; the restart removes it
+    assert not list(folders[1].glob("ckpt/.worker1/*")), "the other worker's scratch is gone"
     assert all(r["step"] == 12 for r in results)
     assert results[0]["resumed_from"].endswith(f"ckpt-{saved}")
     assert results[1]["resumed_from"] == f"the chief's checkpoint ckpt-{saved}"

@@ -44,6 +44,8 @@ class TrainingCheckpoint:
             step=self.step,
         )
         where = self.directory if chief else os.path.join(self.directory, f".worker{worker_id}")
+        if not chief:  # ours: a worker killed between its save and the cleanup left it
+            shutil.rmtree(where, ignore_errors=True)
         self._manager = tf.train.CheckpointManager(
             self._checkpoint, where, max_to_keep=keep, checkpoint_name="ckpt"
         )
