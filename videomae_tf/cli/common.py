@@ -21,6 +21,20 @@ def existing(path, what: str) -> Path:
     return path
 
 
+#: What a folder argument (features, crop-persons) collects.
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".flv")
+
+
+def videos_in_folder(folder: Path, keep=lambda path: True) -> list[str]:
+    """The videos under ``folder`` (sorted, any depth) that ``keep`` accepts; a UsageError
+    when there are none."""
+    found = sorted(str(f) for f in folder.rglob("*")
+                   if f.suffix.lower() in VIDEO_SUFFIXES and keep(f))
+    if not found:
+        raise UsageError(f"{folder} holds no videos ({', '.join(VIDEO_SUFFIXES)})")
+    return found
+
+
 def class_names(labels: str | None, num_classes: int | None,
                 model_names: list[str] | None = None) -> list[str] | None:
     """Class names from --labels (dataset name or file), else the model's own, else None."""

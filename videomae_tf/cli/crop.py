@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from videomae_tf.cli.common import PROG, UsageError, existing
+from videomae_tf.cli.common import PROG, UsageError, existing, videos_in_folder
 
 
 def add_crop_persons_arguments(p: argparse.ArgumentParser) -> None:
@@ -41,8 +41,6 @@ def add_crop_persons_arguments(p: argparse.ArgumentParser) -> None:
 def _crop_inputs(arguments: list[str], output: Path) -> list[str]:
     """The videos of the command line: files, videos under folders (not the output folder's
     own, nor half-written ``.partial.*`` files) or the entries of one annotation list."""
-    from videomae_tf.cli.tools import VIDEO_SUFFIXES
-
     paths = [existing(a, "video, folder or list") for a in arguments]
     lists = [p for p in paths if p.is_file() and p.suffix.lower() in (".txt", ".csv")]
     if lists:
@@ -63,12 +61,8 @@ def _crop_inputs(arguments: list[str], output: Path) -> list[str]:
         if not path.is_dir():
             videos.append(str(path))
             continue
-        found = sorted(str(f) for f in path.rglob("*")
-                       if f.suffix.lower() in VIDEO_SUFFIXES and not f.name.startswith(".partial.")
-                       and output not in f.resolve().parents)
-        if not found:
-            raise UsageError(f"{path} holds no videos ({', '.join(VIDEO_SUFFIXES)})")
-        videos += found
+        videos += videos_in_folder(path, lambda f: not f.name.startswith(".partial.")
+                                   and output not in f.resolve().parents)
     return videos
 
 

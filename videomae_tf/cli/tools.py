@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from videomae_tf.cli.common import (WEIGHTS_HELP, UsageError, add_view_arguments, existing,
-                                    load_videomae_model, views)
+                                    load_videomae_model, videos_in_folder, views)
 
 
 def add_features_arguments(p: argparse.ArgumentParser) -> None:
@@ -27,10 +27,6 @@ def add_features_arguments(p: argparse.ArgumentParser) -> None:
     add_view_arguments(p, clips=1, crops=1)
 
 
-#: What a folder argument of ``features`` collects.
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".flv")
-
-
 def _feature_inputs(arguments: list[str], root: str | None):
     """(videos or a list file, root) from the command line's VIDEOS."""
     paths = [existing(a, "video, folder or list") for a in arguments]
@@ -42,10 +38,7 @@ def _feature_inputs(arguments: list[str], root: str | None):
     videos = []
     for path in paths:
         if path.is_dir():
-            found = sorted(str(f) for f in path.rglob("*") if f.suffix.lower() in VIDEO_SUFFIXES)
-            if not found:
-                raise UsageError(f"{path} holds no videos ({', '.join(VIDEO_SUFFIXES)})")
-            videos += found
+            videos += videos_in_folder(path)
         else:
             videos.append(str(path))
     if root is None and len(paths) == 1 and paths[0].is_dir():
