@@ -4,7 +4,7 @@ Shapes give the width (patch kernel rows), depth (block count), patch and tubele
 (kernel), MLP width, q/v biases, layer scale, cosine attention, CLS token, class count and
 the decoder's width, depth and output size. Head counts are not visible in the weights:
 they come from config.json (transformers), from the named architecture whose width, depth
-and patch match (SPEC 1 and 5), or from ``--set num_heads=N``. Frames and image size
+and patch match (docs/numerics.md#architectures), or from ``--set num_heads=N``. Frames and image size
 come from the flags, config.json, a stored position table, or default to 16 x 224.
 """
 
@@ -13,7 +13,7 @@ import re
 
 from checkpoints_convert.errors import ConversionError
 
-# Decoder heads of the official pretraining models, by decoder width (SPEC 5).
+# Decoder heads of the official pretraining models, by decoder width (docs/numerics.md#architectures).
 DECODER_HEADS = {192: 3, 384: 6, 512: 8, 640: 8}
 
 HF_EPS_FC_NORM = 1e-5  # transformers' fc_norm and decoder.norm are nn.LayerNorm(dim)

@@ -1,6 +1,6 @@
 """Source layouts -> the official key names, one function per layout.
 
-Every layout is brought to the official VideoMAE names (SPEC 7) in three groups:
+Every layout is brought to the official VideoMAE names (docs/numerics.md#checkpoint-layouts) in three groups:
 
 * ``encoder``: the ViT as the official fine-tuning model names it (``patch_embed.proj.*``,
   ``blocks.{i}.*``, the final ``norm.*``; plus ``cls_token``/``pos_embed`` for CatMAE);

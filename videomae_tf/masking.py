@@ -1,4 +1,4 @@
-"""Token masks of VideoMAE (SPEC 6): tube, random and running-cell. True = masked.
+"""Token masks of VideoMAE (docs/numerics.md#masks): tube, random and running-cell. True = masked.
 
 Masks are flat boolean vectors over the (T', H', W') token grid in raster order, time
 outermost. Every mask of a kind and ratio hides the same number of tokens, so a batch

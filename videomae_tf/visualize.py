@@ -12,7 +12,7 @@ lets the masked autoencoder predict them and writes
 The same pieces (``reconstruct_clip``, ``reconstruction_figures``) draw the picture that
 pretraining logs to TensorBoard.
 
-Predictions are put back as the official ``run_videomae_vis.py`` does (SPEC 5): with the
+Predictions are put back as the official ``run_videomae_vis.py`` does (docs/numerics.md#targets): with the
 normalised target (the official default) every predicted patch gets the ORIGINAL
 patch's statistics back, per channel: pixel = pred * (sqrt(unbiased var) + 1e-6) + mean;
 with ``normalize_target=False`` the prediction is the [0, 1] pixel itself. Visible

@@ -95,7 +95,7 @@ def load_videomae_model(source: str):
 def add_view_arguments(parser: argparse.ArgumentParser, clips: int = 5, crops: int = 3) -> None:
     """--num-clips, --num-crops, --sampling-rate, --short-side, --sampler, --batch-size,
     --backend: how each video is cut into test views."""
-    g = parser.add_argument_group("test views (SPEC 8: K400 uses 5 clips x 3 crops)")
+    g = parser.add_argument_group("test views (the official K400 test uses 5 clips x 3 crops, SSV2 2 x 3)")
     g.add_argument("--num-clips", type=int, default=clips, help="temporal clips per video")
     g.add_argument("--num-crops", type=int, default=crops, help="spatial crops per clip (1-3)")
     g.add_argument("--sampling-rate", type=int, default=4, help="take every n-th frame")

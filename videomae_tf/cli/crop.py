@@ -1,4 +1,4 @@
-"""``videomae-tf crop-persons``: crop micro-action clips to the person in them (SPEC 9).
+"""``videomae-tf crop-persons``: crop micro-action clips to the person in them (docs/numerics.md#ma52).
 
     videomae-tf crop-persons videos/ --output cropped/
     videomae-tf crop-persons train.txt --output cropped/ --every 4
@@ -27,7 +27,7 @@ def add_crop_persons_arguments(p: argparse.ArgumentParser) -> None:
                    help="hog (default: OpenCV's HOG people detector, Daimler model), hog:inria, "
                         "or onnx:PATH (a YOLOv5/YOLOv8-style ONNX detector)")
     p.add_argument("--every", type=int, default=1,
-                   help="run the detector on every n-th frame (1: all frames, as SPEC 9)")
+                   help="run the detector on every n-th frame (1: all frames, as the MAC 2024 solution)")
     p.add_argument("--detect-height", type=int, default=240,
                    help="HOG: downscale frames to this height to detect (240); people shorter "
                         "than 40%% of the frame need more")
@@ -102,7 +102,7 @@ def run_crop_persons(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "crop-persons": (("crop clips to the person in them (SPEC 9 person crop: union of the "
+    "crop-persons": (("crop clips to the person in them (the MA-52 person crop: union of the "
                       "person boxes, padded, width/height >= 0.6)"),
                      add_crop_persons_arguments, run_crop_persons),
 }

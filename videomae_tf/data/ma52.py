@@ -1,4 +1,4 @@
-"""The MA-52 micro-action taxonomy (SPEC 9): 52 fine classes in 7 coarse body-part classes.
+"""The MA-52 micro-action taxonomy (docs/numerics.md#ma52): 52 fine classes in 7 coarse body-part classes.
 
 One table, shared by the coarse assisting head's losses, the F1_mean metric and the
 submission writer: coarse class = the block of consecutive fine indices it falls in.

@@ -1,4 +1,4 @@
-"""Person crop for micro-action clips (SPEC 9, the MA-52 / MAC 2024 winning recipe).
+"""Person crop for micro-action clips (docs/numerics.md#ma52, the MA-52 / MAC 2024 winning recipe).
 
 The crop of a clip is the union of its person boxes over all frames, padded (left 60, top
 100, right 80, bottom 60 pixels, clipped to the frame) and widened symmetrically until
@@ -51,9 +51,9 @@ __all__ = [
     "read_boxes_file",
 ]
 
-#: Padding added around the union box: (left, top, right, bottom) pixels (SPEC 9).
+#: Padding added around the union box: (left, top, right, bottom) pixels (docs/numerics.md#ma52).
 PAD = (60, 100, 80, 60)
-#: The crop is widened until width / height reaches this (SPEC 9).
+#: The crop is widened until width / height reaches this (docs/numerics.md#ma52).
 MIN_RATIO = 0.6
 #: The report ``crop_persons`` writes into its output folder.
 REPORT_NAME = "crop_report.csv"
@@ -483,7 +483,7 @@ def crop_box(boxes: np.ndarray | Sequence[Sequence[float]], frame_width: int,
              frame_height: int, pad: tuple[int, int, int, int] = PAD,
              min_ratio: float = MIN_RATIO, even: bool = False
              ) -> tuple[int, int, int, int] | None:
-    """The person crop ``(x1, y1, x2, y2)`` of a clip (SPEC 9), or None without a box.
+    """The person crop ``(x1, y1, x2, y2)`` of a clip (docs/numerics.md#ma52), or None without a box.
 
     1. The union of ``boxes`` (``(K, 4)`` x1, y1, x2, y2 of all frames), clipped to the
        frame, with its edges rounded outwards to whole pixels.

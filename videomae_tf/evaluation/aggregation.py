@@ -1,6 +1,6 @@
 """Multi-view aggregation: many test views per video -> one score vector per video.
 
-The official VideoMAE test (SPEC 8) takes the SOFTMAX OF EACH VIEW, THEN THE MEAN over
+The official VideoMAE test (docs/numerics.md#test-views) takes the SOFTMAX OF EACH VIEW, THEN THE MEAN over
 a video's views (worth about +0.5% top-1 over averaging logits). Views are keyed by
 video id, so they may arrive in any order and split across batches. Sums are kept per
 video rather than per view, so memory is O(videos x classes) however many views there are.

@@ -4,7 +4,7 @@ Pure numpy, matching the reference implementations they are compared with:
 ``top_k_accuracy`` and ``mean_class_accuracy`` follow mmaction2
 (``mmaction/evaluation/functional/accuracy.py``); the F1 scores follow scikit-learn's
 ``f1_score`` (macro: over the classes in labels or predictions, zero when undefined),
-which the MAC 2024 solution uses for F1_mean (SPEC 9).
+which the MAC 2024 solution uses for F1_mean (docs/numerics.md#ma52).
 """
 
 from __future__ import annotations

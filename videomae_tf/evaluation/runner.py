@@ -150,7 +150,7 @@ def evaluate(model, dataset, *, class_names: Sequence[str] | None = None,
              total_views: int | None = None, progress: bool = True) -> dict:
     """Multi-view evaluation of a classifier; returns the metrics dict.
 
-    Per-view softmax, then the mean per video (``aggregation="softmax_mean"``, SPEC 8).
+    Per-view softmax, then the mean per video (``aggregation="softmax_mean"``; docs/numerics.md#test-views).
     Keys: ``top1``, ``top5`` (one per k in ``topk``), ``mean_class_accuracy``,
     ``macro_f1``, ``micro_f1``, with ``ma52`` also ``f1_mean`` and its four parts;
     ``num_videos``, ``num_views``, ``views_per_video_min/max``; ``per_class`` (a list of

@@ -2,7 +2,7 @@
 
 The official criterion: soft-target cross entropy when mixup/cutmix is on (the smoothing
 is already in the mixed targets), label-smoothed cross entropy (0.1) otherwise. Below
-them, the MA-52 losses (SPEC 9): combined F1, CE+F1, the frame-assisting "double" and the
+them, the MA-52 losses (docs/numerics.md#ma52): combined F1, CE+F1, the frame-assisting "double" and the
 fine-and-coarse combination, on a ``MicroActionModel``'s output dict.
 """
 
@@ -48,7 +48,7 @@ def classification_loss(labels, logits, smoothing=0.1):
     return label_smoothing_cross_entropy(labels, logits, smoothing)
 
 
-# --- MA-52 (SPEC 9; the MAC 2024 winning solution's losses) -------------------------
+# --- MA-52 (docs/numerics.md#ma52; the MAC 2024 winning solution's losses) -----------
 
 
 def target_distribution(labels, num_classes: int):
@@ -102,7 +102,7 @@ def arcface_logits(logits, targets, scale: float, margin: float):
     return scale * (cosine + targets * (with_margin - cosine))
 
 
-#: MA-52 loss names -> what they add up (SPEC 9).
+#: MA-52 loss names -> what they add up (docs/numerics.md#ma52).
 MICRO_ACTION_LOSSES = ("ce", "ce_f1", "double", "fine_a_coarse_double")
 
 
