@@ -122,8 +122,7 @@ def test_pretraining_logs_reconstruction_pictures_to_tensorboard(tmp_path, data)
     from videomae_tf.training.pretrain import pretrain
     from videomae_tf.training.recipes import merge
 
-    sys.path.insert(0, str(REPO / "tests" / "pretrain"))
-    from pretrain_helpers import tiny_pretrain_config
+    from tests.pretrain.pretrain_helpers import tiny_pretrain_config
 
     config = tiny_pretrain_config(data, tmp_path / "run", epochs=2, steps_per_epoch=2)
     config = merge(config, dict(data=dict(val=str(data["val"]))))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tiny_configs import TINY
+from tests.tiny_configs import TINY
 from videomae_tf import VideoMAEClassifier, save_weights
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,8 +45,7 @@ def weights(tmp_path_factory):
 
 
 def test_final_weights_on_a_full_disk_keep_the_previous_pair(weights, tmp_path):
-    code = (f"import sys; sys.path.insert(0, {str(REPO / 'tests')!r})\n"
-            "from tiny_configs import TINY\n"
+    code = ("from tests.tiny_configs import TINY\n"
             "from videomae_tf import VideoMAEClassifier, save_weights\n"
             "try:\n"
             "    save_weights(VideoMAEClassifier(num_classes=3, **TINY), 'final.weights.h5',"
@@ -88,9 +87,9 @@ def test_features_on_a_full_disk_fail_cleanly(weights, tmp_path, shared_data):
 def test_the_converter_on_a_full_disk_writes_nothing_and_exits_1(tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    sys.path.insert(0, str(REPO / "tests" / "convert"))
     import torch
-    from convert_helpers import hf_classifier, official_state_dict
+
+    from tests.convert.convert_helpers import hf_classifier, official_state_dict
 
     torch.save({"model": official_state_dict(hf_classifier())}, tmp_path / "src.pth")
     done = run_limited(["-m", "checkpoints_convert", "src.pth", "--output", "out.weights.h5",

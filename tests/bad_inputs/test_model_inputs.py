@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from tiny_configs import TINY, TINY_CLIP, TINY_DECODER
+from tests.tiny_configs import TINY, TINY_CLIP, TINY_DECODER
 from videomae_tf import VideoMAEClassifier, VideoMAEPretrainer, load_model, masking, save_weights
 from videomae_tf.cli import main
 from videomae_tf.data.annotations import read_annotations

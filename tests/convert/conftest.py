@@ -1,17 +1,14 @@
 import os
-import sys
-from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).parent))  # convert_helpers.py
 
 import pytest  # noqa: E402
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-import convert_helpers as helpers  # noqa: E402
+from tests.convert import convert_helpers as helpers  # noqa: E402
 
 
 @pytest.fixture(scope="session")

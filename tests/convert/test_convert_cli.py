@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-import convert_helpers as helpers
+from tests.convert import convert_helpers as helpers
 from checkpoints_convert.__main__ import main
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-import convert_helpers as helpers
+from tests.convert import convert_helpers as helpers
 from checkpoints_convert import ConversionError, convert
 from checkpoints_convert.__main__ import main
 from checkpoints_convert.reader import read_source

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-import convert_helpers as helpers
+from tests.convert import convert_helpers as helpers
 from checkpoints_convert import convert
 from videomae_tf.masking import batch_masks, running_cell_maps
 from videomae_tf.models.naming import official_weights

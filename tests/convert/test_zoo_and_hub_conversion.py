@@ -10,7 +10,7 @@ import shutil
 import numpy as np
 import pytest
 
-import convert_helpers as helpers
+from tests.convert import convert_helpers as helpers
 import videomae_tf
 from checkpoints_convert import converter
 from videomae_tf import hub, zoo

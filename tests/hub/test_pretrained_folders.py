@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import videomae_tf
-from tiny_configs import TINY, TINY_CLIP
+from tests.tiny_configs import TINY, TINY_CLIP
 from videomae_tf import hub
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"

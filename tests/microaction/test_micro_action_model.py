@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 import videomae_tf
-from tiny_configs import TINY, TINY_CLIP, TINY_DECODER
+from tests.tiny_configs import TINY, TINY_CLIP, TINY_DECODER
 from videomae_tf.models import MicroActionModel, VideoMAEPretrainer, official_weights
 from videomae_tf.training.losses import micro_action_loss
 

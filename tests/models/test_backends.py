@@ -11,7 +11,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from tiny_configs import TINY, TINY_CLIP, TINY_DECODER
+from tests.tiny_configs import TINY, TINY_CLIP, TINY_DECODER
 
 import videomae_tf
 

@@ -4,7 +4,7 @@ outputs (fused attention and XLA included), for classifiers and the MA-52 model.
 import numpy as np
 import pytest
 
-from tiny_configs import TINY, TINY_CLIP
+from tests.tiny_configs import TINY, TINY_CLIP
 from videomae_tf.models import MicroActionModel, VideoMAEClassifier
 from videomae_tf.models.fast import fast_predict
 

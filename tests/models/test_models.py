@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from tiny_configs import TINY, TINY_CLIP, TINY_DECODER
+from tests.tiny_configs import TINY, TINY_CLIP, TINY_DECODER
 
 import videomae_tf
 from videomae_tf import (

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from tiny_configs import TINY, TINY_CLIP, TINY_DECODER
+from tests.tiny_configs import TINY, TINY_CLIP, TINY_DECODER
 
 from videomae_tf import VideoMAE_ViTS16PT, masking
 from videomae_tf.models import masks_to_indices, reconstruction_loss, reconstruction_target

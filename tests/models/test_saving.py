@@ -7,7 +7,7 @@ import textwrap
 import keras
 import numpy as np
 import pytest
-from tiny_configs import TINY, TINY_CLIP, TINY_DECODER
+from tests.tiny_configs import TINY, TINY_CLIP, TINY_DECODER
 
 import videomae_tf
 from videomae_tf import VideoMAE_ViTS16FT, VideoMAE_ViTS16PT

@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 import tensorflow as tf
-from tiny_configs import TINY, TINY_CLIP, TINY_DECODER
+from tests.tiny_configs import TINY, TINY_CLIP, TINY_DECODER
 
 from videomae_tf import VideoMAE_ViTS16FT, VideoMAE_ViTS16PT, masking
 from videomae_tf.models import masks_to_indices

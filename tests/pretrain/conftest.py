@@ -1,11 +1,6 @@
 """Shared pieces of the pretraining tests: a tiny synthetic dataset, tiny configs."""
 
-import sys
-from pathlib import Path
-
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))  # pretrain_helpers.py
 
 
 @pytest.fixture(scope="session")

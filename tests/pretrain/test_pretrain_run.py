@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from pretrain_helpers import tiny_pretrain_config
+from tests.pretrain.pretrain_helpers import tiny_pretrain_config
 
 from videomae_tf.models import load_model
 from videomae_tf.models.naming import official_weights

@@ -3,7 +3,7 @@ atomic writer never leaves a half-written file under the final name."""
 
 import pytest
 
-from tiny_configs import TINY, TINY_DECODER
+from tests.tiny_configs import TINY, TINY_DECODER
 from videomae_tf import VideoMAEClassifier, VideoMAEPretrainer
 from videomae_tf import export
 from videomae_tf.files import partial_path, replacing, write_text_atomic

@@ -4,7 +4,7 @@ written, and a corrupt video is reported while the others are written."""
 import numpy as np
 import pytest
 
-from tiny_configs import TINY
+from tests.tiny_configs import TINY
 from videomae_tf import VideoMAEClassifier, VideoMAEPretrainer
 from videomae_tf.data import transforms
 from videomae_tf.data.decoders import VideoReader, read_clip
@@ -78,7 +78,7 @@ def test_h5_multiview_mean_and_resume(classifier, shared_data, tmp_path):
 
 
 def test_pretrainer_features_are_the_mean_encoder_token(shared_data, tmp_path):
-    from tiny_configs import TINY_DECODER
+    from tests.tiny_configs import TINY_DECODER
 
     model = VideoMAEPretrainer(**TINY, **TINY_DECODER)
     video = shared_data / "videos" / "flipping_pancake.mkv"

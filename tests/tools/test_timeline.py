@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tiny_configs import TINY
+from tests.tiny_configs import TINY
 from videomae_tf import VideoMAEClassifier
 from videomae_tf.data import transforms
 from videomae_tf.data.decoders import VideoReader

@@ -15,7 +15,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from training_helpers import tiny_classifier, tiny_data  # noqa: E402
+from tests.training.training_helpers import tiny_classifier, tiny_data  # noqa: E402
 
 from videomae_tf.training import Trainer, make_optimizer  # noqa: E402
 

@@ -25,8 +25,8 @@ import numpy as np  # noqa: E402
 keras.config.set_floatx("float64")
 keras.config.set_dtype_policy("float64")
 
-from multiworker_child import STEPS, EPOCHS, classification_examples, data_for, tiny_run  # noqa: E402
-from training_helpers import tiny_classifier  # noqa: E402
+from tests.training.multiworker_child import STEPS, EPOCHS, classification_examples, data_for, tiny_run  # noqa: E402
+from tests.training.training_helpers import tiny_classifier  # noqa: E402
 
 from videomae_tf.training import Trainer  # noqa: E402
 from videomae_tf.training.distribute import make_distribution  # noqa: E402

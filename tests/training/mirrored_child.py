@@ -26,7 +26,7 @@ tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfigu
 
 import numpy as np  # noqa: E402
 
-from training_helpers import tiny_classifier, tiny_data  # noqa: E402
+from tests.training.training_helpers import tiny_classifier, tiny_data  # noqa: E402
 
 from videomae_tf.training import Trainer, make_optimizer  # noqa: E402
 

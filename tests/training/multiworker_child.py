@@ -24,7 +24,7 @@ import tensorflow as tf  # noqa: E402
 keras.config.set_floatx("float64")
 keras.config.set_dtype_policy("float64")
 
-from training_helpers import tiny_classifier, tiny_data  # noqa: E402
+from tests.training.training_helpers import tiny_classifier, tiny_data  # noqa: E402
 
 from videomae_tf.models import VideoMAEPretrainer  # noqa: E402
 from videomae_tf.training import Trainer, make_optimizer, make_strategy  # noqa: E402

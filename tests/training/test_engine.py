@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from training_helpers import tiny_classifier, tiny_data
+from tests.training.training_helpers import tiny_classifier, tiny_data
 
 from videomae_tf.training import NonFiniteLossError, Trainer, make_optimizer
 

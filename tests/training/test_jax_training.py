@@ -18,7 +18,7 @@ REPO = HERE.parents[1]
 
 
 def jax_env(devices=2):
-    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=os.pathsep.join([str(HERE), str(REPO)]),
+    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(REPO),
                XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
     env.pop("TF_CONFIG", None)
     return env

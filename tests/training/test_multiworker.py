@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training_helpers import latest_step
+from tests.training.training_helpers import latest_step
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
@@ -32,7 +32,7 @@ def free_ports(count):
 
 
 def start(mode, out, worker=None, ports=None, *extra):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), str(REPO)]))
+    env = dict(os.environ, PYTHONPATH=str(REPO))
     env.pop("TF_CONFIG", None)
     if worker is not None:
         env["TF_CONFIG"] = json.dumps({

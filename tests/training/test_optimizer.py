@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from training_helpers import tiny_classifier
+from tests.training.training_helpers import tiny_classifier
 
 from videomae_tf.training import (
     LayerDecayAdamW, layer_id, make_optimizer, parameter_groups, scaled_lr, uses_weight_decay,

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training_helpers import tiny_classifier, latest_step
+from tests.training.training_helpers import tiny_classifier, latest_step
 
 from videomae_tf.training import TrainingCheckpoint, make_optimizer
 
@@ -21,7 +21,7 @@ REPO = HERE.parents[1]
 
 
 def _child(mode, directory):
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(HERE), str(REPO)]))
+    env = dict(os.environ, PYTHONPATH=str(REPO))
     return subprocess.Popen([sys.executable, str(HERE / "resume_child.py"), mode, str(directory)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 

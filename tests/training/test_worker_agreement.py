@@ -5,7 +5,7 @@ tested with two processes in test_multiworker."""
 import numpy as np
 import pytest
 
-from training_helpers import tiny_classifier
+from tests.training.training_helpers import tiny_classifier
 
 from videomae_tf.training import Trainer, make_optimizer
 from videomae_tf.training.engine import WorkerDisagreementError
