@@ -56,8 +56,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from videomae_tf.training import finetune, get_recipe
-    from videomae_tf.training.pretrain import get_pretrain_config, pretrain
-    from videomae_tf.training.recipes import merge
+    from videomae_tf.config import get_pretrain_config
+    from videomae_tf.training.pretrain import pretrain
+    from videomae_tf.config import merge
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="videomae_pt_ft_"))
     pre_config = merge(get_pretrain_config("synthetic"), dict(
@@ -99,7 +100,7 @@ def main(argv=None):
     best = {name: max(by_lr.items(), key=lambda item: item[1]) for name, by_lr in mean.items()}
     result = dict(
         benchmark="pretrain_then_finetune", dataset="synthetic (8 motion classes)",
-        pretrain=dict(recipe="synthetic", weights=pre["weights"], steps=pre["step"],
+        pretrain=dict(recipe="synthetic", given_weights=bool(args.pretrained), steps=pre["step"],
                       epochs=None if args.pretrained else pre_config["epochs"],
                       videos=pre_config["data"]["synthetic"]["num_train_per_class"] * 8,
                       mask_type=pre_config["mask_type"], mask_ratio=pre_config["mask_ratio"],
@@ -109,8 +110,7 @@ def main(argv=None):
                       epochs=args.finetune_epochs, layer_decay=args.layer_decay, **results),
         mean_val_top1=mean,
         best=dict((name, dict(lr=float(lr), mean_val_top1=top1)) for name, (lr, top1) in best.items()),
-        gain_top1=best["from_pretrained"][1] - best["from_scratch"][1],
-        workdir=str(work))
+        gain_top1=best["from_pretrained"][1] - best["from_scratch"][1])
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))

@@ -1,7 +1,6 @@
 """``videomae-convert`` / ``python -m checkpoints_convert``: a checkpoint in, Keras files out."""
 
 import argparse
-import json
 import re
 import sys
 
@@ -19,18 +18,17 @@ sha256: videomae_tf.load_model("OUT.weights.h5") rebuilds the model from the two
 """
 
 
-def _value(text):
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
 def _setting(text):
-    if "=" not in text:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    key, value = text.split("=", 1)
-    return key.strip(), _value(value.strip())
+    """KEY=VALUE with the parser ``videomae-tf --set`` uses; model options are not dotted."""
+    from videomae_tf.config import parse_override
+
+    try:
+        keys, value = parse_override(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    if len(keys) != 1:
+        raise argparse.ArgumentTypeError(f"model options are not dotted: {text!r}")
+    return text
 
 
 def _regex(text):
@@ -77,8 +75,22 @@ def parser():
     return p
 
 
+def _overrides(args) -> dict:
+    """The --set options; one that says otherwise than its dedicated flag is an error."""
+    from videomae_tf.config import apply_settings
+
+    named = dict(num_frames=args.num_frames, img_size=args.img_size, num_classes=args.num_classes)
+    settings = apply_settings({}, named, args.overrides)
+    return {key: settings[key] for key in settings if key not in named or named[key] is None}
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
+    try:
+        overrides = _overrides(args)
+    except ValueError as error:
+        print(f"videomae-convert: error: {error}", file=sys.stderr)
+        return 2
     from videomae_tf.startup import quiet_start
 
     quiet_start()
@@ -89,7 +101,7 @@ def main(argv=None):
             args.source, args.output, keras_path=args.keras_path, saved_model=args.saved_model,
             arch=args.arch, num_frames=args.num_frames, img_size=args.img_size, task=args.task,
             num_classes=args.num_classes, container=args.container,
-            overrides=dict(args.overrides), ignore=args.ignore,
+            overrides=overrides, ignore=args.ignore,
             progress=not args.no_progress, log=None if args.quiet else print,
         )
     except ConversionError as error:

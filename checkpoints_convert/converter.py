@@ -29,7 +29,7 @@ from checkpoints_convert.errors import ConversionError, OutputError
 from checkpoints_convert.layouts import canonicalize
 from checkpoints_convert.reader import read_source
 
-__version__ = "0.1.0"
+from videomae_tf import __version__  # the package has one version
 
 TASKS = ("auto", "finetune", "pretrain")
 FRESH_RULE = "freshly initialised (official fine-tune rule: a pretrained encoder gets a new fc_norm and head)"

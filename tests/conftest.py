@@ -19,7 +19,7 @@ def synthetic_run(tmp_path_factory):
     import time
 
     from videomae_tf.training import finetune
-    from videomae_tf.training.recipes import get_recipe
+    from videomae_tf.config import get_recipe
 
     tmp_path = tmp_path_factory.mktemp("synthetic_run")
     config = get_recipe("synthetic")

@@ -1,12 +1,18 @@
 """The videomae-tf command end to end on a tiny synthetic dataset: each command once."""
 
+import csv
 import json
 import re
 
+import cv2
+import keras
 import numpy as np
 import pytest
 
 from videomae_tf.cli import build_parser, main
+from videomae_tf.data import read_annotations
+from videomae_tf.evaluation import load_scores
+from videomae_tf.features import feature_names, load_features
 
 TINY_SET = ["--set", "model.embed_dim=32", "--set", "model.num_heads=2", "--set", "model.depth=1",
             "--set", "progress=false", "--set", "jit_compile=false",
@@ -34,7 +40,7 @@ def trained(data, tmp_path_factory):
     return out / "final.weights.h5"
 
 
-def test_finetune_writes_weights_and_config(trained, capsys):
+def test_finetune_writes_weights_and_config(trained):
     assert trained.is_file() and trained.with_name("final.json").is_file()
     config = json.loads((trained.parent / "config.json").read_text())
     assert config["epochs"] == 1 and config["batch_size"] == 8
@@ -50,8 +56,12 @@ def test_finetune_config_sources_and_overrides(tmp_path, capsys):
     own = tmp_path / "mine.json"
     own.write_text(json.dumps({"num_classes": 5, "lr": 0.1, "data": {"train": "a.txt"}}))
     assert main(["finetune", "--config", str(own), "--print-config", "--lr", "0.2"]) == 0
-    config = json.loads(capsys.readouterr().out)
-    assert config == {"num_classes": 5, "lr": 0.2, "data": {"train": "a.txt"}}
+    config = json.loads(capsys.readouterr().out)  # resolved: the defaults under the file
+    from videomae_tf.config import FINETUNE_DEFAULTS
+
+    expected = dict(FINETUNE_DEFAULTS, num_classes=5, lr=0.2,
+                    data=dict(FINETUNE_DEFAULTS["data"], train="a.txt"))
+    assert config == json.loads(json.dumps(expected))
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -59,6 +69,14 @@ def test_finetune_config_sources_and_overrides(tmp_path, capsys):
     (["finetune", "--print-config"], "needs --recipe NAME or --config FILE"),
     (["finetune", "--config", "missing.json"], "config file not found: missing.json"),
     (["finetune", "--recipe", "k400", "--set", "epochs", "--print-config"], "expects key=value"),
+    (["finetune", "--recipe", "k400", "--epochs", "3", "--set", "epochs=5", "--print-config"],
+     "epochs is given twice with different values"),
+    (["finetune", "--recipe", "k400", "--set", "model.img_size=160", "--print-config"],
+     "model.img_size=160 disagrees with input_size=224"),
+    (["pretrain", "--set", "model.num_frames=4", "--print-config"],
+     "model.num_frames=4 disagrees with num_frames=8"),
+    (["finetune", "--recipe", "k400", "--set", "epoch=5", "--print-config"],
+     "unknown finetune config keys ['epoch']"),
 ])
 def test_finetune_usage_errors(argv, message, capsys):
     assert main(argv) == 2
@@ -73,10 +91,18 @@ def test_evaluate_writes_metrics_dumps_and_confusion_png(trained, data, tmp_path
     assert "videos: 8 of 8 (16 views" in printed and re.search(r"^top1: \d\.\d{4}$", printed, re.M)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["num_videos"] == 8 and metrics["views_per_video_max"] == 2
-    assert 0.0 <= metrics["top1"] <= metrics["top5"] <= 1.0
+    # the metrics again, from the per-video scores it dumped
+    scores = load_scores(out / "scores.pkl")
+    assert scores.labels.tolist() == [r.label for r in read_annotations(data["val"])]
+    ranked = np.argsort(-scores.probs, axis=1)
+    assert metrics["top1"] == pytest.approx(np.mean(ranked[:, 0] == scores.labels))
+    assert metrics["top5"] == pytest.approx(np.mean((ranked[:, :5] == scores.labels[:, None]).any(1)))
     assert metrics["per_class"][0]["name"] == "moving left"
-    for name in ("scores.pkl", "predictions.csv", "class_report.csv", "confusion_matrix.png"):
-        assert (out / name).stat().st_size > 0
+    with open(out / "predictions.csv") as f:
+        assert [int(row["prediction"]) for row in csv.DictReader(f)] == ranked[:, 0].tolist()
+    with open(out / "class_report.csv") as f:
+        assert len(list(csv.DictReader(f))) == 8  # one row per class
+    assert cv2.imread(str(out / "confusion_matrix.png")).ndim == 3
 
 
 def test_predict_prints_top_k_names_with_probabilities(trained, data, capsys):
@@ -174,8 +200,12 @@ def test_features_then_linear_probe(trained, data, tmp_path, capsys):
                  "--val-list", str(data["val"]), "--output", str(tmp_path / "probe"),
                  "--epochs", "3", "--batch-size", "8"]) == 0
     metrics = json.loads(capsys.readouterr().out.split("\nprobe written")[0])
-    assert metrics["num_train"] == 16 and metrics["num_val"] == 8 and 0 <= metrics["val_top1"] <= 1
-    assert (tmp_path / "probe" / "probe.keras").is_file()
+    assert metrics["num_train"] == 16 and metrics["num_val"] == 8
+    # the saved probe on the validation features gives the top-1 it reported
+    records = read_annotations(data["val"], root=data["root"])
+    val_x = load_features(h5, feature_names([r.path for r in records], data["root"]))
+    logits = keras.saving.load_model(tmp_path / "probe" / "probe.keras").predict(val_x, verbose=0)
+    assert metrics["val_top1"] == pytest.approx(np.mean(logits.argmax(1) == [r.label for r in records]))
     assert main(["linear-probe", "--features", str(out), "--train-list", str(data["train"])]) == 2
     assert "has no pooled features for 16 of 16 videos" in capsys.readouterr().err
 
@@ -188,7 +218,10 @@ def test_predict_timeline_writes_csv_json_png(trained, data, tmp_path, capsys):
     assert "5 windows every 0.25 s" in capsys.readouterr().out
     rows = (tmp_path / "growing_0000.timeline.csv").read_text().splitlines()
     assert len(rows) == 6 and rows[1].startswith("0,0.000,0.938,")
-    assert (tmp_path / "growing_0000.timeline.png").stat().st_size > 0
+    # 960 wide; a 40-pixel title band, 22 pixels per class that wins a window, a 34-pixel axis
+    winners = {row[3] for row in csv.reader(rows[1:])}  # the class1 column
+    picture = cv2.imread(str(tmp_path / "growing_0000.timeline.png"))
+    assert picture.shape == (40 + 22 * len(winners) + 34, 960, 3)
 
 
 def test_new_usage_errors(trained, data, tmp_path, capsys):

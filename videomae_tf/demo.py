@@ -56,8 +56,7 @@ def demo_pretrain_config(output: Path, paths: dict, epochs: int | None = None,
                          quiet: bool = False) -> dict:
     """The ``pretrain`` config of the demo: the ``synthetic`` pretraining recipe (the
     fine-tuning recipe's tiny encoder, random mask 0.75) on our training list."""
-    from videomae_tf.training import merge
-    from videomae_tf.training.pretrain import get_pretrain_config
+    from videomae_tf.config import get_pretrain_config, merge
 
     config = merge(get_pretrain_config("synthetic"), dict(
         output_dir=str(output / "pretrain"), resume=False, progress=not quiet,
@@ -70,7 +69,7 @@ def demo_config(output: Path, paths: dict, epochs: int | None = None, quiet: boo
     """The ``finetune`` config of the demo: the ``synthetic`` recipe (a tiny ViT with 4x4x4
     tubelets that learns the motion classes in about 7 epochs on 2 CPU cores) on our lists,
     starting from ``init`` (pretrained weights) or from scratch."""
-    from videomae_tf.training import get_recipe, merge
+    from videomae_tf.config import get_recipe, merge
 
     config = merge(get_recipe("synthetic"), dict(
         output_dir=str(output / "finetune"), resume=False, progress=not quiet, init=init,

@@ -23,6 +23,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Sequence
 
+from videomae_tf.errors import InputError
 from videomae_tf.files import check_space, partial_path, replacing, write_text_atomic
 
 __all__ = ["HF_PREFIX", "cache_dir", "from_pretrained", "push_to_hub", "resolve",
@@ -65,13 +66,13 @@ def save_pretrained(model, folder, *, class_names: Sequence[str] | None = None,
 
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
-        raise ValueError(f"{folder} is a file: save_pretrained writes a folder")
+        raise InputError(f"{folder} is a file: save_pretrained writes a folder")
     config = model_config(model)
     if class_names is None:
         class_names = getattr(model, "class_names", None)
     names = [str(n) for n in class_names] if class_names is not None else None
     if names is not None and config["task"] != "pretrain" and len(names) != config["num_classes"]:
-        raise ValueError(f"{len(names)} class names for a model with {config['num_classes']} "
+        raise InputError(f"{len(names)} class names for a model with {config['num_classes']} "
                          "classes")
     document = {"format": FORMAT, "videomae_tf_version": __version__, "config": config,
                 "class_names": names, "source": source, "metrics": dict(metrics or {})}
@@ -231,7 +232,7 @@ def _from_hub(handle: str) -> Path:
     repo_id, _, revision = handle[len(HF_PREFIX):].partition("@")
     parts = repo_id.split("/")
     if len(parts) != 2 or not all(parts):
-        raise ValueError(f"{handle}: expected hf://org/repo or hf://org/repo@revision")
+        raise InputError(f"{handle}: expected hf://org/repo or hf://org/repo@revision")
     revision = revision or None
     snapshot = _snapshot(handle, repo_id, revision, ["config.json"])
     config_file = snapshot / "config.json"
@@ -240,7 +241,7 @@ def _from_hub(handle: str) -> Path:
     try:
         config = json.loads(config_file.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{handle}: config.json is not valid JSON ({e})") from None
+        raise InputError(f"{handle}: config.json is not valid JSON ({e})") from None
     if isinstance(config, dict) and config.get("format") == FORMAT:
         return _snapshot(handle, repo_id, revision, _FOLDER_FILES)
     if isinstance(config, dict) and config.get("model_type") == "videomae":
@@ -249,7 +250,7 @@ def _from_hub(handle: str) -> Path:
         target = cache_dir() / "hub" / f"{repo_id.replace('/', '--')}--{snapshot.name}"
         return _convert_once(snapshot, target, {}, class_names=names,
                              source={"hf": handle, "commit": snapshot.name}, metrics=None)
-    raise ValueError(f"{handle}: config.json is neither a videomae_tf folder's nor a "
+    raise InputError(f"{handle}: config.json is neither a videomae_tf folder's nor a "
                      "transformers VideoMAE model's (model_type 'videomae')")
 
 
@@ -341,7 +342,7 @@ def _check_sha256(path: Path, expected: str | None, name: str) -> None:
         return
     actual = _sha256(path)
     if not actual.startswith(expected.lower()):
-        raise ValueError(f"{path}: sha256 {actual} does not match zoo model {name}'s "
+        raise InputError(f"{path}: sha256 {actual} does not match zoo model {name}'s "
                          f"{expected}: a damaged or different file")
 
 

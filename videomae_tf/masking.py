@@ -12,6 +12,8 @@ Two flavours of each generator:
 
 import numpy as np
 
+from videomae_tf.errors import InputError
+
 
 def _grid(grid):
     t, h, w = (int(v) for v in grid)
@@ -23,9 +25,9 @@ def check_ratio(ratio) -> float:
     try:
         value = float(ratio)
     except (TypeError, ValueError):
-        raise ValueError(f"mask ratio must be a number in [0, 1), got {ratio!r}") from None
+        raise InputError(f"mask ratio must be a number in [0, 1), got {ratio!r}") from None
     if not 0.0 <= value < 1.0:
-        raise ValueError(f"mask ratio must be in [0, 1) (the share of tokens hidden), got {ratio}")
+        raise InputError(f"mask ratio must be in [0, 1) (the share of tokens hidden), got {ratio}")
     return value
 
 
@@ -40,9 +42,9 @@ def num_masked(grid, ratio, kind="tube"):
     if kind == "running_cell":
         counts = {int(m.sum()) for m in running_cell_maps(grid, ratio)}
         if len(counts) != 1:
-            raise ValueError(f"running-cell maps of grid {grid} hide unequal counts {counts}")
+            raise InputError(f"running-cell maps of grid {grid} hide unequal counts {counts}")
         return counts.pop()
-    raise ValueError(f"unknown mask kind {kind!r}: tube, random or running_cell")
+    raise InputError(f"unknown mask kind {kind!r}: tube, random or running_cell")
 
 
 def tube_mask(grid, ratio, rng):
@@ -96,7 +98,7 @@ MASKS = {"tube": tube_mask, "random": random_mask, "running_cell": running_cell_
 def make_mask(kind, grid, ratio, rng):
     """Dispatch by name: 'tube', 'random' or 'running_cell'."""
     if kind not in MASKS:
-        raise ValueError(f"unknown mask kind {kind!r}; known: {sorted(MASKS)}")
+        raise InputError(f"unknown mask kind {kind!r}; known: {sorted(MASKS)}")
     return MASKS[kind](grid, check_ratio(ratio), rng)
 
 
@@ -116,7 +118,7 @@ def mask_to_indices(mask, count=None):
     kept = [np.flatnonzero(~row) for row in rows]
     sizes = {len(k) for k in kept}
     if len(sizes) != 1 or (count is not None and sizes != {count}):
-        raise ValueError(f"rows keep {sorted(sizes)} tokens, expected one count ({count})")
+        raise InputError(f"rows keep {sorted(sizes)} tokens, expected one count ({count})")
     return np.stack(kept).astype(np.int32).reshape(mask.shape[:-1] + (len(kept[0]),))
 
 
@@ -161,7 +163,7 @@ def make_mask_tf(kind, grid, ratio, seed):
     generators = {"tube": tube_mask_tf, "random": random_mask_tf,
                   "running_cell": running_cell_mask_tf}
     if kind not in generators:
-        raise ValueError(f"unknown mask kind {kind!r}; known: {sorted(generators)}")
+        raise InputError(f"unknown mask kind {kind!r}; known: {sorted(generators)}")
     return generators[kind](grid, check_ratio(ratio), seed)
 
 

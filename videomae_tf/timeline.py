@@ -22,6 +22,7 @@ from typing import Iterator, Sequence
 import cv2
 import numpy as np
 
+from videomae_tf.errors import InputError
 from videomae_tf.data import transforms
 from videomae_tf.evaluation.aggregation import softmax
 from videomae_tf.evaluation.predict import top_k_predictions
@@ -105,7 +106,7 @@ def _stream_windows(frames: Iterator[np.ndarray], fps: float, stride_s: float, c
         clip = [by_index[min(t * sampling_rate, seen - 1)] for t in range(clip_len)]
         yield 0, seen - 1, np.stack(clip)
     elif not seen:
-        raise ValueError("the video has no decodable frames")
+        raise InputError("the video has no decodable frames")
 
 
 def predict_timeline(model, video, *, stride_s: float = 1.0, sampling_rate: int = 4,
@@ -122,16 +123,16 @@ def predict_timeline(model, video, *, stride_s: float = 1.0, sampling_rate: int 
     from videomae_tf.evaluation.inference import as_inference_model
 
     if stride_s <= 0:
-        raise ValueError(f"stride must be a positive number of seconds, got {stride_s}")
+        raise InputError(f"stride must be a positive number of seconds, got {stride_s}")
     if sampling_rate < 1 or batch_size < 1:
-        raise ValueError("sampling_rate and batch_size must be at least 1")
+        raise InputError("sampling_rate and batch_size must be at least 1")
     run = as_inference_model(model)
     if run.clip_shape is None:
-        raise ValueError("the model does not say which clip shape it takes")
+        raise InputError("the model does not say which clip shape it takes")
     clip_len, crop_size = run.clip_shape[0], run.clip_shape[1]
     short_side = short_side or crop_size
     if short_side < crop_size:
-        raise ValueError(f"short side {short_side} is smaller than the {crop_size}-pixel crop")
+        raise InputError(f"short side {short_side} is smaller than the {crop_size}-pixel crop")
     reader = VideoReader(video, backend, timeout=None)
     fps = reader.fps
     if not fps or fps <= 0:

@@ -1,7 +1,6 @@
 """Tiny pretraining configs for the tests (seconds on a 2-core CPU)."""
 
-from videomae_tf.training.pretrain import get_pretrain_config
-from videomae_tf.training.recipes import merge
+from videomae_tf.config import get_pretrain_config, merge
 
 # 4 x 32 x 32 clips, patch 8: a 2 x 4 x 4 grid of 32 tokens; tube 0.75 keeps 8 visible.
 TINY_MODEL = dict(arch=None, version="v1", patch_size=8, tubelet_size=2, embed_dim=32, depth=1,

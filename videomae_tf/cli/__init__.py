@@ -10,8 +10,9 @@
 
 Each subcommand is a pair ``add_<name>_arguments(parser)`` / ``run_<name>(args)`` in the
 module of its kind, listed in that module's ``COMMANDS``. ``main(argv)`` returns the exit
-code: 0 success, 1 a failure while running, 2 bad input (a missing file, a wrong shape,
-an unknown option).
+code: 0 success, 1 a failure while running (a bug, a crash: the exception's type is named,
+``--debug`` shows the traceback), 2 bad input (``videomae_tf.errors.InputError``: a wrong
+value, shape or option; a missing file).
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def _run(args) -> int:
     except Exception as e:  # noqa: BLE001 - turn every failure into a message + exit code
         if args.debug:
             raise
-        usage = isinstance(e, (UsageError, FileNotFoundError, ValueError, TypeError))
+        usage = isinstance(e, (UsageError, FileNotFoundError))
         print(f"{PROG} {args.command}: error: {e}", file=sys.stderr)
         if not usage:
             print(f"({type(e).__name__}; rerun with --debug for the traceback)", file=sys.stderr)

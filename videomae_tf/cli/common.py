@@ -9,8 +9,11 @@ from pathlib import Path
 PROG = "videomae-tf"
 
 
-class UsageError(ValueError):
-    """Bad input from the user: reported without a traceback, exit code 2."""
+from videomae_tf.errors import InputError
+
+#: Bad input from the user: reported without a traceback, exit code 2 (the package's
+#: InputError under the name the commands use).
+UsageError = InputError
 
 
 def existing(path, what: str) -> Path:

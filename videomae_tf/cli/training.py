@@ -28,30 +28,6 @@ def read_config_file(path) -> dict:
     return config
 
 
-def _parse_override(text: str):
-    """'a.b=3' -> (['a', 'b'], 3); values are JSON when they parse, else strings."""
-    if "=" not in text:
-        raise UsageError(f"--set expects key=value, got {text!r}")
-    key, value = text.split("=", 1)
-    try:
-        value = json.loads(value)
-    except json.JSONDecodeError:
-        pass
-    return key.strip().split("."), value
-
-
-def _set_path(config: dict, keys, value) -> None:
-    node = config
-    for key in keys[:-1]:
-        child = node.get(key)
-        if child is None:
-            child = node[key] = {}
-        if not isinstance(child, dict):
-            raise UsageError(f"cannot set {'.'.join(keys)}: {key} is not a section")
-        node = child
-    node[keys[-1]] = value
-
-
 #: Dedicated flags and the config key each one overrides.
 FINETUNE_FLAGS = {
     "output": "output_dir",
@@ -66,34 +42,26 @@ FINETUNE_FLAGS = {
 }
 
 
-def _apply_flags(config: dict, args, flags: dict) -> dict:
-    """A plain copy of ``config`` with the dedicated flags, then every ``--set``, on top."""
-    config = json.loads(json.dumps(config))
-    for dest, key in flags.items():
-        value = getattr(args, dest, None)
-        if value is not None:
-            _set_path(config, key.split("."), value)
-    for text in args.set or []:
-        _set_path(config, *_parse_override(text))
-    return config
-
-
-def finetune_config(args) -> dict:
-    """The config ``finetune`` gets: recipe or file, then the flags, then ``--set``."""
-    from videomae_tf import training
+def run_config(args, task: str) -> dict:
+    """The config ``task`` ("finetune" | "pretrain") gets: the recipe or the config file,
+    then the dedicated flags and every ``--set`` (a key given twice that disagrees is an
+    error)."""
+    from videomae_tf.config import apply_settings, get_config
 
     if args.recipe and args.config:
         raise UsageError("give --recipe or --config, not both")
     if args.config:
         config = read_config_file(args.config)
-    elif args.recipe:
-        try:
-            config = training.get_recipe(args.recipe)
-        except (KeyError, ValueError) as e:
-            raise UsageError(str(e)) from None
+    elif args.recipe or task == "pretrain":
+        config = get_config(task, args.recipe or "synthetic")
     else:
         raise UsageError("finetune needs --recipe NAME or --config FILE")
-    return _apply_flags(config, args, FINETUNE_FLAGS)
+    flags = FINETUNE_FLAGS if task == "finetune" else PRETRAIN_FLAGS
+    named = {key: getattr(args, dest, None) for dest, key in flags.items()}
+    if task == "pretrain" and (args.decoder_mask or "").lower() == "none":
+        named["decoder_mask_type"] = None
+        config["decoder_mask_type"] = None
+    return apply_settings(config, named, args.set or [])
 
 
 def _add_run_arguments(p, recipe_help, batch_help, list_help):
@@ -115,7 +83,8 @@ def _add_run_arguments(p, recipe_help, batch_help, list_help):
 
 
 def add_finetune_arguments(p):
-    _add_run_arguments(p, "a built-in recipe: k400, ssv2, ucf101 (SPEC 10)",
+    _add_run_arguments(p, "a built-in recipe: k400, ssv2, ucf101, ma52, synthetic, or "
+                          "<dataset>_<arch> such as k400_vit_s (videomae_tf.config)",
                        "per-replica batch size", "training annotation list")
     p.add_argument("--init", help="the encoder to start from: a pretraining or fine-tuned model "
                                   "(.weights.h5, .keras, pretrained folder, hf://org/repo or zoo "
@@ -123,19 +92,18 @@ def add_finetune_arguments(p):
     p.add_argument("--val-list", help="validation annotation list")
 
 
-def run_finetune(args) -> int:
-    from videomae_tf.training import finetune
+def run_training(args) -> int:
+    """``finetune`` and ``pretrain``: print the resolved config (``--print-config``), or
+    train with it and print the summary."""
+    from videomae_tf.config import resolve
 
-    return _train_or_print(finetune_config(args), finetune, args.print_config)
+    config = run_config(args, args.command)
+    if args.print_config:
+        print(json.dumps(resolve(config, args.command), indent=2, sort_keys=True))
+        return 0
+    from videomae_tf.training import finetune, pretrain
 
-
-def _train_or_print(config: dict, train, print_only: bool) -> int:
-    """Print the resolved config (``--print-config``), or train with it and print the
-    summary."""
-    if print_only:
-        print(json.dumps(config, indent=2, sort_keys=True))
-    else:
-        _print_summary(train(config))
+    _print_summary((finetune if args.command == "finetune" else pretrain)(config))
     return 0
 
 
@@ -161,42 +129,20 @@ PRETRAIN_FLAGS = {
 
 
 def add_pretrain_arguments(p):
-    from videomae_tf.training.pretrain import PRETRAIN_CONFIGS
+    from videomae_tf.config import recipe_names
 
-    _add_run_arguments(p, f"a built-in recipe: {', '.join(PRETRAIN_CONFIGS)} (default: synthetic)",
+    _add_run_arguments(p, f"a built-in recipe: {', '.join(recipe_names('pretrain'))} "
+                          "(default: synthetic)",
                        "per-replica batch size (views)",
                        "training annotation list (labels are ignored)")
     p.add_argument("--mask-ratio", type=float, help="encoder tube mask ratio (official 0.9)")
     p.add_argument("--decoder-mask", help="'running_cell' (VideoMAE V2) or 'none' (V1)")
 
 
-def pretrain_config(args) -> dict:
-    """The config ``pretrain`` gets: recipe or file, then the flags, then ``--set``."""
-    from videomae_tf.training.pretrain import get_pretrain_config
-
-    if args.config:
-        config = read_config_file(args.config)
-    else:
-        try:
-            config = get_pretrain_config(args.recipe or "synthetic")
-        except (KeyError, ValueError) as e:
-            raise UsageError(str(e)) from None
-    if (args.decoder_mask or "").lower() == "none":
-        args.decoder_mask = None
-        config["decoder_mask_type"] = None
-    return _apply_flags(config, args, PRETRAIN_FLAGS)
-
-
-def run_pretrain(args) -> int:
-    from videomae_tf.training.pretrain import pretrain
-
-    return _train_or_print(pretrain_config(args), pretrain, args.print_config)
-
-
 #: name -> (help, add_arguments, run).
 COMMANDS = {
     "pretrain": ("masked-autoencoder pretraining (VideoMAE V1 tube / V2 dual masking)",
-                 add_pretrain_arguments, run_pretrain),
+                 add_pretrain_arguments, run_training),
     "finetune": ("fine-tune a classifier from a recipe or a config", add_finetune_arguments,
-                 run_finetune),
+                 run_training),
 }

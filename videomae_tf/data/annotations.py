@@ -32,6 +32,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from videomae_tf.errors import InputError
+
 __all__ = [
     "FORMATS",
     "LABEL_MAPS",
@@ -98,7 +100,7 @@ def read_annotations(file, format: str = "auto", root=None, suffix: str = ""
         ValueError: a line does not fit the format (the message gives file and line).
     """
     if format != "auto" and format not in FORMATS:
-        raise ValueError(f"unknown annotation format '{format}'; expected 'auto' or one of "
+        raise InputError(f"unknown annotation format '{format}'; expected 'auto' or one of "
                          f"{FORMATS}")
     records = []
     for lineno, line in enumerate(read_text(file).splitlines(), 1):
@@ -113,7 +115,7 @@ def read_annotations(file, format: str = "auto", root=None, suffix: str = ""
         try:
             path, label, num_frames = _PARSERS[fmt](line)
         except ValueError as e:
-            raise ValueError(f"{file}, line {lineno}: {e}: {line!r}") from None
+            raise InputError(f"{file}, line {lineno}: {e}: {line!r}") from None
         path = path + suffix
         if root is not None and not os.path.isabs(path):
             path = os.path.join(os.fspath(root), path)
@@ -130,7 +132,7 @@ def read_text(file) -> str:
             return data.decode("utf-16")
         return data.decode("utf-8-sig")  # -sig: tolerate a UTF-8 byte-order mark
     except UnicodeDecodeError as e:
-        raise ValueError(f"{file} is not UTF-8 text (byte {e.start} is {data[e.start:e.start + 1]!r}):"
+        raise InputError(f"{file} is not UTF-8 text (byte {e.start} is {data[e.start:e.start + 1]!r}):"
                          " save it as UTF-8") from None
 
 
@@ -148,21 +150,21 @@ def write_annotations(records: Iterable[VideoRecord], file, format: str = "video
         elif format == "v2_pretrain":
             lines.append(f"{path} 0 {-1 if r.num_frames is None else r.num_frames}")
         else:
-            raise ValueError(f"cannot write format '{format}'; expected videomae, mmaction2, "
+            raise InputError(f"cannot write format '{format}'; expected videomae, mmaction2, "
                              "ma52, rawframes or v2_pretrain")
     Path(file).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
 
 
 def _need_label(r: VideoRecord) -> int:
     if r.label is None:
-        raise ValueError(f"record '{r.path}' has no label")
+        raise InputError(f"record '{r.path}' has no label")
     return r.label
 
 
 def _split_right(line: str, n: int) -> list[str]:
     parts = line.rsplit(None, n)
     if len(parts) != n + 1:
-        raise ValueError(f"expected a path and {n} number(s)")
+        raise InputError(f"expected a path and {n} number(s)")
     return parts
 
 
@@ -170,7 +172,7 @@ def _int(text: str, what: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise ValueError(f"{what} '{text}' is not an integer") from None
+        raise InputError(f"{what} '{text}' is not an integer") from None
 
 
 def _label(text: str) -> int | None:
@@ -198,7 +200,7 @@ def _parse_v2(line):
 def _parse_k400_csv(line):
     parts = [p.strip() for p in line.split(",")]
     if len(parts) != 3:
-        raise ValueError("expected 'video_id, num_frames, label_index'")
+        raise InputError("expected 'video_id, num_frames, label_index'")
     return parts[0], _label(parts[2]), _int(parts[1], "num_frames")
 
 
@@ -226,7 +228,7 @@ def _detect_format(line: str) -> str:
         return "v2_pretrain" if parts[-2] == "0" else "rawframes"
     if numeric == 1:
         return "videomae"
-    raise ValueError(f"cannot tell the annotation format of the line {line!r}")
+    raise InputError(f"cannot tell the annotation format of the line {line!r}")
 
 
 # ---------------------------------------------------------------------------- existence
@@ -262,11 +264,11 @@ def load_label_map(name_or_path) -> list[str]:
     elif os.path.isfile(name_or_path):
         text, source = read_text(name_or_path), os.fspath(name_or_path)
     else:
-        raise ValueError(f"unknown label map '{name_or_path}': neither a file nor one of "
+        raise InputError(f"unknown label map '{name_or_path}': neither a file nor one of "
                          f"{sorted(LABEL_MAPS)}")
     names = _parse_label_lines([line for line in text.splitlines() if line.strip()], source)
     if key in LABEL_MAPS and len(names) != LABEL_MAPS[key]:
-        raise ValueError(f"label map {source} has {len(names)} classes, expected "
+        raise InputError(f"label map {source} has {len(names)} classes, expected "
                          f"{LABEL_MAPS[key]}")
     return names
 
@@ -280,6 +282,6 @@ def _parse_label_lines(lines: list[str], source: str) -> list[str]:
         index, name = line.split("\t", 1)
         by_index[int(index)] = name.strip()
     if sorted(by_index) != list(range(len(lines))):
-        raise ValueError(f"label map {source}: indices must be 0..{len(lines) - 1}, each once")
+        raise InputError(f"label map {source}: indices must be 0..{len(lines) - 1}, each once")
     return [by_index[i] for i in range(len(lines))]
 

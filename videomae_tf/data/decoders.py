@@ -48,6 +48,8 @@ from typing import Callable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
+from videomae_tf.errors import InputError
+
 __all__ = [
     "BACKENDS",
     "DEFAULT_TIMEOUT",
@@ -165,7 +167,7 @@ def resolve_backend(name: str = "auto") -> str:
             raise ImportError("no video backend installed: install decord, av or opencv-python")
         return available[0]
     if name not in BACKENDS:
-        raise ValueError(f"unknown video backend '{name}'; expected 'auto' or one of {BACKENDS}")
+        raise InputError(f"unknown video backend '{name}'; expected 'auto' or one of {BACKENDS}")
     if name not in available:
         raise ImportError(f"video backend '{name}' needs the '{_MODULES[name]}' package, "
                           f"which is not installed (installed: {available or 'none'})")
@@ -381,7 +383,7 @@ class VideoReader:
         self.path = os.fspath(path)
         self.backend = resolve_backend(backend)
         if bool(width) != bool(height):
-            raise ValueError(f"give both width and height to resize, or neither "
+            raise InputError(f"give both width and height to resize, or neither "
                              f"(got width={width}, height={height})")
         self.timeout = timeout
         if os.path.isdir(self.path):  # a folder of frame images, whatever the backend
@@ -412,7 +414,7 @@ class VideoReader:
         """Frames at ``indices`` (any order, repeats allowed) as uint8 ``(T, H, W, 3)`` RGB."""
         indices = np.asarray(indices, dtype=np.int64).reshape(-1)
         if indices.size == 0:
-            raise ValueError("get_batch needs at least one frame index")
+            raise InputError("get_batch needs at least one frame index")
         bad = indices[(indices < 0) | (indices >= self.num_frames)]
         if bad.size:
             raise IndexError(f"frame index {int(bad[0])} out of range for '{self.path}' "

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from videomae_tf.errors import InputError
+
 NUM_FINE = 52
 COARSE_NAMES = ("body", "head", "upper limb", "lower limb", "body-hand", "head-hand",
                 "leg-hand")
@@ -21,7 +23,7 @@ def coarse_of(fine) -> np.ndarray:
     """Coarse class ids of fine class ids (any shape); a ValueError for ids outside 0-51."""
     fine = np.asarray(fine)
     if fine.size and (fine.min() < 0 or fine.max() >= NUM_FINE):
-        raise ValueError(f"MA-52 fine class ids are 0..{NUM_FINE - 1}, got "
+        raise InputError(f"MA-52 fine class ids are 0..{NUM_FINE - 1}, got "
                          f"{int(fine.min())}..{int(fine.max())}")
     return np.asarray(FINE_TO_COARSE)[fine]
 

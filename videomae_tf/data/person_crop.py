@@ -36,6 +36,8 @@ from typing import ClassVar, Iterable, Mapping, Protocol, Sequence, runtime_chec
 
 import numpy as np
 
+from videomae_tf.errors import InputError
+
 __all__ = [
     "MIN_RATIO",
     "PAD",
@@ -90,7 +92,7 @@ def _no_boxes() -> np.ndarray:
 def _check_frame(frame_rgb: np.ndarray) -> np.ndarray:
     frame = np.asarray(frame_rgb)
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
-        raise ValueError(f"a frame must be uint8 (H, W, 3) RGB, got {frame.dtype} "
+        raise InputError(f"a frame must be uint8 (H, W, 3) RGB, got {frame.dtype} "
                          f"{tuple(frame.shape)}")
     return frame
 
@@ -135,14 +137,14 @@ class HOGPersonDetector:
         import cv2
 
         if model not in self._MODELS:
-            raise ValueError(f"unknown HOG model '{model}'; expected one of "
+            raise InputError(f"unknown HOG model '{model}'; expected one of "
                              f"{sorted(self._MODELS)}")
         window, svm_getter, self._shrink = self._MODELS[model]
         if height < window[1]:
-            raise ValueError(f"the HOG detection height must be at least the {model} "
+            raise InputError(f"the HOG detection height must be at least the {model} "
                              f"window's {window[1]} pixels, got {height}")
         if max_persons < 1 or not scale > 1.0:
-            raise ValueError(f"HOG needs max_persons >= 1 and scale > 1, got "
+            raise InputError(f"HOG needs max_persons >= 1 and scale > 1, got "
                              f"max_persons={max_persons}, scale={scale}")
         if not hasattr(cv2, "HOGDescriptor") or not hasattr(cv2, svm_getter):
             raise ImportError(_CONTRIB_HINT)
@@ -227,19 +229,19 @@ class OnnxPersonDetector:
         if not self.path.is_file():
             raise FileNotFoundError(f"ONNX person detector not found: {self.path}")
         if layout not in self.LAYOUTS:
-            raise ValueError(f"unknown ONNX output layout '{layout}'; expected one of "
+            raise InputError(f"unknown ONNX output layout '{layout}'; expected one of "
                              f"{self.LAYOUTS}")
         if input_size < 32 or max_persons < 1 or person_class < 0:
-            raise ValueError(f"ONNX detector needs input_size >= 32, max_persons >= 1 and "
+            raise InputError(f"ONNX detector needs input_size >= 32, max_persons >= 1 and "
                              f"person_class >= 0, got {input_size}, {max_persons}, "
                              f"{person_class}")
         try:
             self._net = cv2.dnn.readNetFromONNX(os.fspath(self.path))
         except cv2.error as e:
-            raise ValueError(f"cannot load the ONNX person detector {self.path}: "
+            raise InputError(f"cannot load the ONNX person detector {self.path}: "
                              f"{_first_line(e)}") from None
         if self._net.empty():
-            raise ValueError(f"cannot load the ONNX person detector {self.path}: "
+            raise InputError(f"cannot load the ONNX person detector {self.path}: "
                              "OpenCV read an empty network")
         self._cv2 = cv2
         self.input_size, self.layout, self.person_class = int(input_size), layout, person_class
@@ -264,7 +266,7 @@ class OnnxPersonDetector:
         try:
             output = self._net.forward()
         except cv2.error as e:
-            raise ValueError(f"the ONNX person detector {self.path} failed on a "
+            raise InputError(f"the ONNX person detector {self.path} failed on a "
                              f"{size}x{size} input: {_first_line(e)}") from None
         boxes, scores = self._parse(np.asarray(output))
         keep = scores >= self.score_threshold
@@ -298,7 +300,7 @@ class OnnxPersonDetector:
                         "yolov8": f"(4 + C, N) with C > {k}",
                         "xyxy": "(N, 5) or (N, 6)"}[layout]
             named = layout if layout == self.layout else f"auto, read as {layout}"
-            raise ValueError(f"the output of the ONNX person detector {self.path} has shape "
+            raise InputError(f"the output of the ONNX person detector {self.path} has shape "
                              f"{shape}, which is not understood (layout {named}: expected "
                              f"{expected}; see OnnxPersonDetector)")
         out = out.astype(np.float64)
@@ -334,12 +336,12 @@ def detector_from_spec(spec: str, *, height: int = 240, onnx_size: int = 640,
     kind, _, rest = spec.partition(":")
     if kind == "hog":
         if rest not in ("", *HOGPersonDetector._MODELS):
-            raise ValueError(f"unknown detector '{spec}': HOG models are hog:daimler and "
+            raise InputError(f"unknown detector '{spec}': HOG models are hog:daimler and "
                              "hog:inria")
         return HOGPersonDetector(rest or "daimler", height=height)
     if kind == "onnx" and rest:
         return OnnxPersonDetector(rest, input_size=onnx_size, layout=onnx_layout)
-    raise ValueError(f"unknown detector '{spec}': expected hog, hog:daimler, hog:inria or "
+    raise InputError(f"unknown detector '{spec}': expected hog, hog:daimler, hog:inria or "
                      "onnx:PATH")
 
 
@@ -376,7 +378,7 @@ def read_boxes_file(path: str | os.PathLike) -> BoxesByVideo:
     else:
         rows = _csv_boxes(text, path)
     if not rows:
-        raise ValueError(f"{path}: holds no boxes")
+        raise InputError(f"{path}: holds no boxes")
     grouped: dict[str, list[tuple[float, ...]]] = {}
     for video, values in rows:
         grouped.setdefault(video, []).append(values)
@@ -393,10 +395,10 @@ def _csv_boxes(text: str, path: Path) -> list[tuple[str, tuple[float, ...]]]:
             header = [cell.strip().lower() for cell in row]
             break
     if header is None:
-        raise ValueError(f"{path}: holds no boxes")
+        raise InputError(f"{path}: holds no boxes")
     missing = [f for f in ("video", *_FIELDS) if f not in header]
     if missing:
-        raise ValueError(f"{path}, line {header_line}: the header must name the columns "
+        raise InputError(f"{path}, line {header_line}: the header must name the columns "
                          f"video,frame,x1,y1,x2,y2 (missing: {', '.join(missing)})")
     col = {name: header.index(name) for name in ("video", *_FIELDS)}
     rows = []
@@ -405,10 +407,10 @@ def _csv_boxes(text: str, path: Path) -> list[tuple[str, tuple[float, ...]]]:
             continue
         where = f"{path}, line {lineno}"
         if len(row) < len(header):
-            raise ValueError(f"{where}: {len(row)} fields, the header has {len(header)}")
+            raise InputError(f"{where}: {len(row)} fields, the header has {len(header)}")
         video = row[col["video"]].strip()
         if not video:
-            raise ValueError(f"{where}, field 'video': empty")
+            raise InputError(f"{where}, field 'video': empty")
         values = tuple(_number(row[col[f]].strip(), f, where) for f in _FIELDS)
         rows.append((video, _checked(values, where)))
     return rows
@@ -418,36 +420,36 @@ def _json_boxes(text: str, path: Path) -> list[tuple[str, tuple[float, ...]]]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path}, line {e.lineno}: not valid JSON ({e.msg})") from None
+        raise InputError(f"{path}, line {e.lineno}: not valid JSON ({e.msg})") from None
     rows = []
     if isinstance(data, list):
         for i, entry in enumerate(data, 1):
             where = f"{path}, entry {i}"
             if not isinstance(entry, dict):
-                raise ValueError(f"{where}: expected an object with video, frame, x1, y1, "
+                raise InputError(f"{where}: expected an object with video, frame, x1, y1, "
                                  f"x2, y2, got {type(entry).__name__}")
             for field in ("video", *_FIELDS):
                 if field not in entry:
-                    raise ValueError(f"{where}, field '{field}': missing")
+                    raise InputError(f"{where}, field '{field}': missing")
             video = entry["video"]
             if not isinstance(video, str) or not video.strip():
-                raise ValueError(f"{where}, field 'video': expected a non-empty string, "
+                raise InputError(f"{where}, field 'video': expected a non-empty string, "
                                  f"got {video!r}")
             values = tuple(_number(entry[f], f, where) for f in _FIELDS)
             rows.append((video.strip(), _checked(values, where)))
     elif isinstance(data, dict):
         for video, boxes in data.items():
             if not isinstance(boxes, list):
-                raise ValueError(f"{path}, video '{video}': expected a list of "
+                raise InputError(f"{path}, video '{video}': expected a list of "
                                  f"[frame, x1, y1, x2, y2], got {type(boxes).__name__}")
             for i, box in enumerate(boxes, 1):
                 where = f"{path}, video '{video}', box {i}"
                 if not isinstance(box, list) or len(box) != 5:
-                    raise ValueError(f"{where}: expected [frame, x1, y1, x2, y2], got {box!r}")
+                    raise InputError(f"{where}: expected [frame, x1, y1, x2, y2], got {box!r}")
                 values = tuple(_number(v, f, where) for v, f in zip(box, _FIELDS))
                 rows.append((video, _checked(values, where)))
     else:
-        raise ValueError(f"{path}: expected a JSON list of objects or an object "
+        raise InputError(f"{path}: expected a JSON list of objects or an object "
                          f"{{video: [[frame, x1, y1, x2, y2], ...]}}, got "
                          f"{type(data).__name__}")
     return rows
@@ -456,24 +458,24 @@ def _json_boxes(text: str, path: Path) -> list[tuple[str, tuple[float, ...]]]:
 def _number(value: object, field: str, where: str) -> float:
     """A finite number (``frame``: a whole one, >= 0), or a ValueError naming the field."""
     if isinstance(value, bool):
-        raise ValueError(f"{where}, field '{field}': {value!r} is not a number")
+        raise InputError(f"{where}, field '{field}': {value!r} is not a number")
     try:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise ValueError(f"{where}, field '{field}': {value!r} is not a number") from None
+        raise InputError(f"{where}, field '{field}': {value!r} is not a number") from None
     if not math.isfinite(number):
-        raise ValueError(f"{where}, field '{field}': {value!r} is not a finite number")
+        raise InputError(f"{where}, field '{field}': {value!r} is not a finite number")
     if field == "frame" and (number < 0 or number != int(number)):
-        raise ValueError(f"{where}, field 'frame': {value!r} is not a frame index (0, 1, ...)")
+        raise InputError(f"{where}, field 'frame': {value!r} is not a frame index (0, 1, ...)")
     return number
 
 
 def _checked(values: tuple[float, ...], where: str) -> tuple[float, ...]:
     _, x1, y1, x2, y2 = values
     if x2 <= x1:
-        raise ValueError(f"{where}, field 'x2': {x2:g} is not greater than x1 {x1:g}")
+        raise InputError(f"{where}, field 'x2': {x2:g} is not greater than x1 {x1:g}")
     if y2 <= y1:
-        raise ValueError(f"{where}, field 'y2': {y2:g} is not greater than y1 {y1:g}")
+        raise InputError(f"{where}, field 'y2': {y2:g} is not greater than y1 {y1:g}")
     return values
 
 
@@ -501,7 +503,7 @@ def crop_box(boxes: np.ndarray | Sequence[Sequence[float]], frame_width: int,
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
     W, H = int(frame_width), int(frame_height)
     if W <= 0 or H <= 0:
-        raise ValueError(f"frame size must be positive, got {W}x{H}")
+        raise InputError(f"frame size must be positive, got {W}x{H}")
     boxes = _clip_boxes(boxes, W, H)
     if len(boxes) == 0:
         return None
@@ -600,9 +602,9 @@ def crop_persons(videos: Sequence[str | os.PathLike] | str | os.PathLike,
     if isinstance(videos, (str, os.PathLike)):
         videos = [videos]
     if every < 1:
-        raise ValueError(f"every must be at least 1, got {every}")
+        raise InputError(f"every must be at least 1, got {every}")
     if detector is not None and boxes is not None:
-        raise ValueError("give a person detector or a boxes file, not both")
+        raise InputError("give a person detector or a boxes file, not both")
     output_dir = Path(output_dir)
     paths = _unique(videos)
     outputs = _output_paths(paths, output_dir)
@@ -615,7 +617,7 @@ def crop_persons(videos: Sequence[str | os.PathLike] | str | os.PathLike,
             source = "boxes"
         per_video = [_boxes_of(p, boxes) for p in paths]
         if paths and all(b is None for b in per_video):
-            raise ValueError(f"the boxes name none of the {len(paths)} input videos (a box's "
+            raise InputError(f"the boxes name none of the {len(paths)} input videos (a box's "
                              "video is matched to a path as given, its absolute path, file "
                              "name or stem)")
     else:
@@ -662,10 +664,10 @@ def _output_paths(paths: Sequence[Path], output_dir: Path) -> list[Path]:
     for path in paths:
         out = output_dir / f"{path.stem}.mp4"
         if out.name in by_name:
-            raise ValueError(f"{by_name[out.name]} and {path} would both be written to {out}: "
+            raise InputError(f"{by_name[out.name]} and {path} would both be written to {out}: "
                              "crop videos with the same name into separate output folders")
         if out.resolve() == path.resolve():
-            raise ValueError(f"the output {out} would replace its input: choose another "
+            raise InputError(f"the output {out} would replace its input: choose another "
                              "--output folder")
         by_name[out.name] = path
         outputs.append(out)

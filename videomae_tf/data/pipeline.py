@@ -42,6 +42,7 @@ from typing import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
+from videomae_tf.errors import InputError
 from videomae_tf import masking
 from videomae_tf.data import sampling, transforms
 from videomae_tf.data.annotations import VideoRecord, read_annotations
@@ -153,7 +154,7 @@ def _sampler(name_or_fn) -> Callable:
     if callable(name_or_fn):
         return name_or_fn
     if name_or_fn not in SAMPLERS:
-        raise ValueError(f"unknown sampler '{name_or_fn}'; expected a callable or one of "
+        raise InputError(f"unknown sampler '{name_or_fn}'; expected a callable or one of "
                          f"{sorted(SAMPLERS)}")
     return SAMPLERS[name_or_fn]
 
@@ -174,7 +175,7 @@ def _as_records(records, root) -> list[VideoRecord]:
 def _labels(records: Sequence[VideoRecord]) -> np.ndarray:
     unlabelled = [r.path for r in records if r.label is None]
     if unlabelled:
-        raise ValueError(f"{len(unlabelled)} records have no label (e.g. '{unlabelled[0]}'); "
+        raise InputError(f"{len(unlabelled)} records have no label (e.g. '{unlabelled[0]}'); "
                          "a labelled list is needed here")
     return np.array([r.label for r in records], np.int32)
 
@@ -193,9 +194,9 @@ def video_dataset(records: Sequence[VideoRecord], load: Callable, specs: Sequenc
     CPU count; ``repeat=True`` repeats forever, an int that many times.
     """
     if on_error not in ("skip", "raise"):
-        raise ValueError(f"on_error must be 'skip' or 'raise', got '{on_error}'")
+        raise InputError(f"on_error must be 'skip' or 'raise', got '{on_error}'")
     if not records:
-        raise ValueError("no records to load")
+        raise InputError("no records to load")
     error_log = error_log if error_log is not None else DecodeErrorLog()
     pipelines = input_context.num_input_pipelines if input_context is not None else 1
     shard = -(-len(records) // pipelines)
@@ -224,7 +225,7 @@ def video_dataset(records: Sequence[VideoRecord], load: Callable, specs: Sequenc
         arrays = [np.asarray(a, s.dtype.as_numpy_dtype) for a, s in zip(arrays, specs)]
         for array, spec in zip(arrays, specs):
             if array.shape[1:] != tuple(spec.shape) or len(array) != len(arrays[0]):
-                raise ValueError(f"preparing '{path}' gave views of shape {array.shape}, "
+                raise InputError(f"preparing '{path}' gave views of shape {array.shape}, "
                                  f"expected (views, *{tuple(spec.shape)})")
         return arrays
 
@@ -323,7 +324,7 @@ def finetune_dataset(records, *, root=None, num_frames: int = 16, sampling_rate:
                        on_error=on_error, error_log=error_log, input_context=input_context)
     if mixup:
         if not batch_size:
-            raise ValueError("mixup works on batches: give batch_size too")
+            raise InputError("mixup works on batches: give batch_size too")
         ds = ds.batch(batch_size, drop_remainder=drop_remainder)
         base = 0 if seed is None else seed
         ds = ds.enumerate().map(
@@ -389,7 +390,7 @@ def pretrain_dataset(records, *, root=None, num_frames: int = 16, sampling_rate:
     sample = _sampler(sampler)
     read = functools.partial(_read, backend=backend, timeout=timeout, short_side=decode_short_side)
     if num_frames % tubelet_size or crop_size % patch_size:
-        raise ValueError(f"num_frames {num_frames} must be a multiple of tubelet_size "
+        raise InputError(f"num_frames {num_frames} must be a multiple of tubelet_size "
                          f"{tubelet_size} and crop_size {crop_size} of patch_size {patch_size}")
     grid = (num_frames // tubelet_size, crop_size // patch_size, crop_size // patch_size)
     num_tokens = int(np.prod(grid))
@@ -455,7 +456,7 @@ def multiview_dataset(records, *, root=None, num_frames: int = 16, sampling_rate
         def clip_indices(n):
             return sampling.uniform_sample(n, num_frames, num_clips, test_mode=True)
     else:
-        raise ValueError(f"test sampler must be 'dense', 'segment' or 'uniform', got '{sampler}'")
+        raise InputError(f"test sampler must be 'dense', 'segment' or 'uniform', got '{sampler}'")
 
     def load(index, rng):
         chosen = {}

@@ -26,6 +26,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from videomae_tf.errors import InputError
+
 __all__ = ["SYNTHETIC_CLASSES", "make_synthetic_dataset", "render_video"]
 
 SYNTHETIC_CLASSES = (
@@ -77,7 +79,7 @@ def render_video(label: int, rng: np.random.Generator, size: int = 64,
                  num_frames: int = 32) -> np.ndarray:
     """Draw one video of class ``label``: uint8 (num_frames, size, size, 3) RGB."""
     if not 0 <= label < len(SYNTHETIC_CLASSES):
-        raise ValueError(f"synthetic class must be in 0..{len(SYNTHETIC_CLASSES) - 1}, got {label}")
+        raise InputError(f"synthetic class must be in 0..{len(SYNTHETIC_CLASSES) - 1}, got {label}")
     shape = _SHAPES[rng.integers(len(_SHAPES))]
     radius = rng.uniform(0.17, 0.22) * size  # half the long side at scale 1
     # fixed polarity: a bright shape on a dark background, so that the sign of a frame

@@ -12,6 +12,8 @@ import dataclasses
 
 import numpy as np
 
+from videomae_tf.errors import InputError
+
 __all__ = ["AGGREGATIONS", "VideoScores", "ViewAccumulator", "aggregate_views", "softmax"]
 
 #: ``softmax_mean``: mean of per-view softmax (official). ``logit_mean``: mean of the
@@ -68,7 +70,7 @@ class ViewAccumulator:
 
     def __init__(self, aggregation: str = "softmax_mean"):
         if aggregation not in AGGREGATIONS:
-            raise ValueError(f"unknown aggregation '{aggregation}'; expected one of {AGGREGATIONS}")
+            raise InputError(f"unknown aggregation '{aggregation}'; expected one of {AGGREGATIONS}")
         self.aggregation = aggregation
         self._row: dict = {}  # video id -> row of the buffers
         self._sums: np.ndarray | None = None
@@ -85,15 +87,15 @@ class ViewAccumulator:
         """Add a batch: ``logits`` (B, C), ``video_ids`` (B,), optional ``labels``/``views`` (B,)."""
         logits = np.asarray(logits)
         if logits.ndim != 2:
-            raise ValueError(f"view scores must be (views, classes), got shape {logits.shape}")
+            raise InputError(f"view scores must be (views, classes), got shape {logits.shape}")
         keys = [_key(v) for v in np.asarray(video_ids).reshape(-1)]
         if len(keys) != len(logits):
-            raise ValueError(f"{len(logits)} view scores but {len(keys)} video ids")
+            raise InputError(f"{len(logits)} view scores but {len(keys)} video ids")
         if self._sums is not None and logits.shape[1] != self._sums.shape[1]:
-            raise ValueError(f"view scores have {logits.shape[1]} classes, earlier ones "
+            raise InputError(f"view scores have {logits.shape[1]} classes, earlier ones "
                              f"{self._sums.shape[1]}")
         if self._has_labels is not None and self._has_labels != (labels is not None):
-            raise ValueError("some batches have labels and some do not")
+            raise InputError("some batches have labels and some do not")
         if labels is not None:
             labels = self._checked_labels(np.asarray(labels).reshape(-1).astype(np.int64), keys)
         view_keys = self._checked_views(keys, views)
@@ -113,15 +115,15 @@ class ViewAccumulator:
 
     def _checked_labels(self, labels, keys) -> np.ndarray:
         if len(labels) != len(keys):
-            raise ValueError(f"{len(keys)} views but {len(labels)} labels")
+            raise InputError(f"{len(keys)} views but {len(labels)} labels")
         if labels.size and labels.min() < 0:
-            raise ValueError(f"labels must be >= 0, got {int(labels.min())}")
+            raise InputError(f"labels must be >= 0, got {int(labels.min())}")
         known = {}
         for key, label in zip(keys, labels.tolist()):
             row = self._row.get(key)
             before = known.get(key, int(self._labels[row]) if row is not None else -1)
             if before >= 0 and before != label:
-                raise ValueError(f"video {key!r} has views labelled {before} and {label}")
+                raise InputError(f"video {key!r} has views labelled {before} and {label}")
             known[key] = label
         return labels
 
@@ -130,11 +132,11 @@ class ViewAccumulator:
             return []
         view_keys = list(zip(keys, [_key(v) for v in np.asarray(views).reshape(-1)]))
         if len(view_keys) != len(keys):
-            raise ValueError(f"{len(keys)} views but {len(view_keys)} view indices")
+            raise InputError(f"{len(keys)} views but {len(view_keys)} view indices")
         batch = set()
         for key in view_keys:
             if key in self._seen_views or key in batch:
-                raise ValueError(f"view {key[1]} of video {key[0]!r} was given twice "
+                raise InputError(f"view {key[1]} of video {key[0]!r} was given twice "
                                  "(is the dataset repeated?)")
             batch.add(key)
         return view_keys
@@ -159,7 +161,7 @@ class ViewAccumulator:
     def result(self) -> VideoScores:
         """Per-video probabilities, sorted by video id."""
         if not self._row:
-            raise ValueError("no views were added: the dataset was empty, or every video "
+            raise InputError("no views were added: the dataset was empty, or every video "
                              "failed to decode")
         ids = list(self._row)
         try:

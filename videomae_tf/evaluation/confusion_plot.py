@@ -13,6 +13,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from videomae_tf.errors import InputError
 from videomae_tf.files import write_png
 
 __all__ = ["render_confusion_matrix", "save_confusion_matrix"]
@@ -36,11 +37,11 @@ def render_confusion_matrix(matrix, class_names: Sequence[str] | None = None,
     """Draw a (C, C) count matrix (rows true, columns predicted); returns a BGR uint8 image."""
     cm = np.asarray(matrix, dtype=np.float64)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] == 0:
-        raise ValueError(f"confusion matrix must be square and non-empty, got shape {cm.shape}")
+        raise InputError(f"confusion matrix must be square and non-empty, got shape {cm.shape}")
     n = cm.shape[0]
     names = [str(c) for c in range(n)] if class_names is None else [str(s) for s in class_names]
     if len(names) != n:
-        raise ValueError(f"{len(names)} class names for a {n}x{n} confusion matrix")
+        raise InputError(f"{len(names)} class names for a {n}x{n} confusion matrix")
     cell = int(np.clip(max_size // n, 2, 48))
     show_names = cell >= 10
     labels = [_short(f"{i} {s}" if s != str(i) else s) for i, s in enumerate(names)]

@@ -19,6 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
+from videomae_tf.errors import InputError
 from videomae_tf.evaluation.aggregation import VideoScores
 from videomae_tf.files import write_bytes_atomic, write_text_atomic
 
@@ -33,7 +34,7 @@ def _names(scores: VideoScores, filenames: Sequence[str] | None) -> list:
     try:
         return [filenames[int(v)] for v in scores.video_ids]
     except (IndexError, ValueError, TypeError):
-        raise ValueError(f"video ids {scores.video_ids[:3].tolist()}... do not index the "
+        raise InputError(f"video ids {scores.video_ids[:3].tolist()}... do not index the "
                          f"{len(filenames)} file names") from None
 
 
@@ -66,13 +67,13 @@ def load_scores_and_names(path) -> tuple[VideoScores, list]:
         with open(path, "rb") as f:
             records = pickle.load(f)  # noqa: S301 - our own output, plain numpy and builtins
     except (OSError, pickle.UnpicklingError, EOFError) as e:
-        raise ValueError(f"{path} is not a scores file written by evaluate ({e})") from None
+        raise InputError(f"{path} is not a scores file written by evaluate ({e})") from None
     if not isinstance(records, list) or not all(isinstance(r, dict) and "pred_score" in r
                                                  for r in records):
-        raise ValueError(f"{path} is not a scores file written by evaluate (a list of dicts "
+        raise InputError(f"{path} is not a scores file written by evaluate (a list of dicts "
                          "with pred_score)")
     if not records:
-        raise ValueError(f"{path} holds no videos")
+        raise InputError(f"{path} holds no videos")
     names = [r.get("filename") for r in records]
     labelled = all("gt_label" in r for r in records)
     return VideoScores(

@@ -13,6 +13,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from videomae_tf.errors import InputError
+
 __all__ = ["InferenceModel", "as_inference_model", "load_inference_model"]
 
 
@@ -38,23 +40,23 @@ class InferenceModel:
         if self.clip_shape is None:
             return
         if len(shape) != 4 or any(g is not None and g != w for g, w in zip(shape, self.clip_shape)):
-            raise ValueError(f"{self.source} takes clips of shape {self.clip_shape} "
+            raise InputError(f"{self.source} takes clips of shape {self.clip_shape} "
                              f"(frames, height, width, channels), but the data gives {shape}")
 
     def __call__(self, clips) -> np.ndarray:
         clips = np.asarray(clips)
         if not np.issubdtype(clips.dtype, np.floating):
-            raise ValueError(f"{self.source} takes float clips normalised with the ImageNet mean "
+            raise InputError(f"{self.source} takes float clips normalised with the ImageNet mean "
                              f"and std, got {clips.dtype}; convert with "
                              "videomae_tf.data.transforms.normalize(clip)")
         clips = clips.astype(np.float32, copy=False)
         if clips.ndim != 5 or not len(clips):
-            raise ValueError(f"expected a non-empty batch of clips (B, T, H, W, C), got shape "
+            raise InputError(f"expected a non-empty batch of clips (B, T, H, W, C), got shape "
                              f"{clips.shape}")
         self.check_clip_shape(clips.shape[1:])
         logits = np.asarray(self._fn(clips))
         if logits.ndim != 2 or logits.shape[0] != clips.shape[0]:
-            raise ValueError(f"{self.source} returned shape {logits.shape} for {clips.shape[0]} "
+            raise InputError(f"{self.source} returned shape {logits.shape} for {clips.shape[0]} "
                              "clips; expected (batch, classes) logits")
         return logits
 
@@ -94,7 +96,7 @@ def _from_saved_model(loaded, source: str) -> InferenceModel:
     if concrete:
         args, _ = concrete[0].structured_input_signature
         if len(args) != 1:
-            raise ValueError(f"{source} serves {len(args)} inputs: it is not a classifier "
+            raise InputError(f"{source} serves {len(args)} inputs: it is not a classifier "
                              "(a pretraining model, perhaps)")
         clip_shape = tuple(args[0].shape[1:])
         outputs = concrete[0].structured_outputs
@@ -120,7 +122,7 @@ def load_inference_model(path) -> InferenceModel:
 
         loaded = tf.saved_model.load(str(path))
         if not hasattr(loaded, "serve"):
-            raise ValueError(f"SavedModel {path} has no 'serve' endpoint (export it with "
+            raise InputError(f"SavedModel {path} has no 'serve' endpoint (export it with "
                              "videomae_tf.export.export_saved_model)")
         model = _from_saved_model(loaded, f"SavedModel {path}")
         model._keepalive = loaded  # the restored function needs its object alive
@@ -130,7 +132,7 @@ def load_inference_model(path) -> InferenceModel:
 
     keras_model = load_model(path)
     if not isinstance(keras_model, (VideoMAEClassifier, MicroActionModel)):
-        raise ValueError(f"{path} holds a {type(keras_model).__name__}, not a classifier")
+        raise InputError(f"{path} holds a {type(keras_model).__name__}, not a classifier")
     model = as_inference_model(keras_model, source=f"model {path}")
     model.class_names = stored_class_names(path)
     model.keras_model = keras_model

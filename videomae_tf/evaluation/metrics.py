@@ -13,6 +13,8 @@ from typing import Sequence
 
 import numpy as np
 
+from videomae_tf.errors import InputError
+
 __all__ = [
     "classification_metrics",
     "confusion_matrix",
@@ -34,16 +36,16 @@ def _labels(labels, n: int | None = None) -> np.ndarray:
         raise TypeError(f"labels must be integers, got dtype {labels.dtype}")
     labels = labels.astype(np.int64)
     if n is not None and len(labels) != n:
-        raise ValueError(f"{n} score rows but {len(labels)} labels")
+        raise InputError(f"{n} score rows but {len(labels)} labels")
     if labels.size and labels.min() < 0:
-        raise ValueError(f"labels must be >= 0, got {int(labels.min())}")
+        raise InputError(f"labels must be >= 0, got {int(labels.min())}")
     return labels
 
 
 def _scores(scores) -> np.ndarray:
     scores = np.asarray(scores, dtype=np.float64)
     if scores.ndim != 2 or scores.shape[0] == 0:
-        raise ValueError(f"scores must be a non-empty (videos, classes) matrix, got shape {scores.shape}")
+        raise InputError(f"scores must be a non-empty (videos, classes) matrix, got shape {scores.shape}")
     return scores
 
 
@@ -58,7 +60,7 @@ def top_k_accuracy(scores, labels, topk: Sequence[int] = (1, 5)) -> dict[int, fl
     result = {}
     for k in topk:
         if k < 1:
-            raise ValueError(f"top-k needs k >= 1, got {k}")
+            raise InputError(f"top-k needs k >= 1, got {k}")
         hits = np.any(order[:, :k] == labels[:, None], axis=1)
         result[int(k)] = float(hits.mean())
     return result
@@ -72,7 +74,7 @@ def confusion_matrix(labels, predictions, num_classes: int | None = None) -> np.
     if num_classes is None:
         num_classes = top
     elif top > num_classes:
-        raise ValueError(f"class index {top - 1} out of range for {num_classes} classes")
+        raise InputError(f"class index {top - 1} out of range for {num_classes} classes")
     flat = labels * num_classes + predictions
     return np.bincount(flat, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
 
@@ -94,7 +96,7 @@ def mean_class_accuracy(scores, labels, classes: str = "mmaction2") -> float:
     elif classes == "labels":
         used = np.unique(labels)
     else:
-        raise ValueError(f"classes must be 'mmaction2' or 'labels', got '{classes}'")
+        raise InputError(f"classes must be 'mmaction2' or 'labels', got '{classes}'")
     recall = [hits[c] / counts[c] if counts[c] else 0.0 for c in used]
     return float(np.mean(recall))
 
@@ -121,7 +123,7 @@ def f1_scores(labels, predictions) -> dict[str, float]:
     labels = _labels(labels)
     predictions = _labels(predictions, len(labels))
     if not len(labels):
-        raise ValueError("F1 needs at least one label")
+        raise InputError("F1 needs at least one label")
     _, _, f1, _ = precision_recall_f1(labels, predictions)
     used = np.union1d(labels, predictions)
     tp = float(np.sum(labels == predictions))
@@ -159,7 +161,7 @@ def per_class_report(labels, predictions, class_names: Sequence[str] | None = No
     predicted = cm.sum(axis=0)
     names = list(class_names) if class_names is not None else [str(c) for c in range(cm.shape[0])]
     if len(names) != cm.shape[0]:
-        raise ValueError(f"{len(names)} class names for {cm.shape[0]} classes")
+        raise InputError(f"{len(names)} class names for {cm.shape[0]} classes")
     return [
         {"class_id": c, "name": names[c], "precision": float(precision[c]),
          "recall": float(recall[c]), "f1": float(f1[c]), "support": int(support[c]),
@@ -175,13 +177,13 @@ def classification_metrics(probs, labels, topk: Sequence[int] = (1, 5), ma52: bo
     probs = _scores(probs)
     labels = _labels(labels, len(probs))
     if labels.max() >= probs.shape[1]:
-        raise ValueError(f"label {int(labels.max())} out of range for {probs.shape[1]} classes")
+        raise InputError(f"label {int(labels.max())} out of range for {probs.shape[1]} classes")
     predictions = np.argmax(probs, axis=1)
     metrics = {f"top{k}": v for k, v in top_k_accuracy(probs, labels, topk).items()}
     metrics["mean_class_accuracy"] = mean_class_accuracy(probs, labels)
     metrics.update(f1_scores(labels, predictions))
     if ma52:
         if probs.shape[1] != 52:
-            raise ValueError(f"MA-52 F1_mean needs 52 fine classes, the scores have {probs.shape[1]}")
+            raise InputError(f"MA-52 F1_mean needs 52 fine classes, the scores have {probs.shape[1]}")
         metrics.update(ma52_f1_mean(labels, predictions))
     return metrics

@@ -13,6 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
+from videomae_tf.errors import InputError
 from videomae_tf.evaluation.aggregation import VideoScores
 from videomae_tf.evaluation.inference import as_inference_model
 from videomae_tf.evaluation.runner import predict_videos
@@ -47,11 +48,11 @@ def views_dataset(records, clip_shape: Sequence[int], views: TestViews = TestVie
 
     frames, height, width = (int(d) for d in clip_shape[:3])
     if height != width:
-        raise ValueError(f"multi-view testing cuts square crops, but the model takes "
+        raise InputError(f"multi-view testing cuts square crops, but the model takes "
                          f"{height}x{width} frames")
     short_side = views.short_side or height
     if short_side < height:
-        raise ValueError(f"short side {short_side} is smaller than the {height}-pixel crop")
+        raise InputError(f"short side {short_side} is smaller than the {height}-pixel crop")
     return multiview_dataset(records, root=root, num_frames=frames, sampling_rate=views.sampling_rate,
                         num_clips=views.num_clips, num_crops=views.num_crops,
                         short_side=short_side, crop_size=height, sampler=views.sampler,
@@ -83,12 +84,12 @@ def predict_files(model, paths: Sequence, class_names: Sequence[str] | None = No
 
     run = as_inference_model(model)
     if run.clip_shape is None:
-        raise ValueError("the model does not say which clip shape it takes")
+        raise InputError("the model does not say which clip shape it takes")
     missing = [os.fspath(p) for p in paths if not os.path.isfile(p)]
     if missing:
         raise FileNotFoundError(f"no such video file: {', '.join(missing)}")
     if class_names is not None and run.num_classes and len(class_names) != run.num_classes:
-        raise ValueError(f"{len(class_names)} class names, but the model has {run.num_classes} "
+        raise InputError(f"{len(class_names)} class names, but the model has {run.num_classes} "
                          "classes: wrong --labels?")
     records = [VideoRecord(os.fspath(p), 0) for p in paths]  # label unused
     errors = DecodeErrorLog()

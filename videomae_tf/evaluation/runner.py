@@ -14,6 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
+from videomae_tf.errors import InputError
 from videomae_tf.evaluation.aggregation import VideoScores, ViewAccumulator
 from videomae_tf.evaluation.confusion_plot import save_confusion_matrix
 from videomae_tf.evaluation.dumps import (
@@ -51,7 +52,7 @@ def _batched(dataset, batch_size: int):
     if clip_spec.shape.rank == 4:
         return dataset.batch(batch_size)
     if clip_spec.shape.rank != 5:
-        raise ValueError(f"dataset clips must be (T, H, W, C) or batched (B, T, H, W, C), "
+        raise InputError(f"dataset clips must be (T, H, W, C) or batched (B, T, H, W, C), "
                          f"got shape {clip_spec.shape}")
     return dataset
 
@@ -85,7 +86,7 @@ def predict_videos(model, dataset, *, aggregation: str = "softmax_mean", batch_s
                 clips, labels = batch[0], (batch[1] if len(batch) > 1 else None)
                 video_ids, views = None, None
                 if labels is not None and np.ndim(labels) != 1:
-                    raise ValueError("evaluation needs integer labels, got one-hot/soft "
+                    raise InputError("evaluation needs integer labels, got one-hot/soft "
                                      f"labels of shape {np.shape(labels)}")
             if video_ids is None:
                 video_ids = np.arange(running_id, running_id + len(clips))
@@ -102,9 +103,9 @@ def score_videos(scores: VideoScores, class_names: Sequence[str] | None = None,
                  topk: Sequence[int] = (1, 5), ma52: bool = False) -> dict:
     """The metrics dict of aggregated scores (see ``evaluate``)."""
     if scores.labels is None:
-        raise ValueError("the dataset has no labels: nothing to score against")
+        raise InputError("the dataset has no labels: nothing to score against")
     if class_names is not None and len(class_names) != scores.num_classes:
-        raise ValueError(f"{len(class_names)} class names but the model scores "
+        raise InputError(f"{len(class_names)} class names but the model scores "
                          f"{scores.num_classes} classes")
     metrics = classification_metrics(scores.probs, scores.labels, topk=topk, ma52=ma52)
     metrics.update(num_videos=len(scores), num_views=int(scores.num_views.sum()),

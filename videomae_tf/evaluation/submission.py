@@ -16,6 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
+from videomae_tf.errors import InputError
 from videomae_tf.evaluation.aggregation import VideoScores
 from videomae_tf.evaluation.dumps import load_scores_and_names
 from videomae_tf.files import write_text_atomic
@@ -34,7 +35,7 @@ def write_submission(path, ids: Sequence[str], fine_predictions: Sequence[int]) 
 
     fine = np.asarray(fine_predictions, np.int64)
     if len(ids) != len(fine):
-        raise ValueError(f"{len(ids)} ids for {len(fine)} predictions")
+        raise InputError(f"{len(ids)} ids for {len(fine)} predictions")
     coarse = coarse_of(fine)
     table = io.StringIO()
     writer = csv.writer(table, lineterminator="\n")
@@ -52,12 +53,12 @@ def ensemble(paths: Sequence, weights: Sequence[float] | None = None
     combined scores (labels kept when every file has the same ones) and the file names.
     """
     if not paths:
-        raise ValueError("ensemble needs at least one scores file")
+        raise InputError("ensemble needs at least one scores file")
     weights = [1.0] * len(paths) if weights is None else [float(w) for w in weights]
     if len(weights) != len(paths):
-        raise ValueError(f"{len(weights)} weights for {len(paths)} scores files")
+        raise InputError(f"{len(weights)} weights for {len(paths)} scores files")
     if any(not np.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
-        raise ValueError(f"weights must be non-negative numbers with a positive sum, got "
+        raise InputError(f"weights must be non-negative numbers with a positive sum, got "
                          f"{weights}")
     first, names = load_scores_and_names(paths[0])
     keys = _keys(first, names)
@@ -66,12 +67,12 @@ def ensemble(paths: Sequence, weights: Sequence[float] | None = None
     for path, weight in zip(paths, weights):
         scores, their_names = load_scores_and_names(path)
         if scores.num_classes != first.num_classes:
-            raise ValueError(f"{path} scores {scores.num_classes} classes, {paths[0]} "
+            raise InputError(f"{path} scores {scores.num_classes} classes, {paths[0]} "
                              f"{first.num_classes}")
         position = {key: i for i, key in enumerate(_keys(scores, their_names))}
         missing = [key for key in keys if key not in position]
         if missing or len(position) != len(keys):
-            raise ValueError(f"{path} does not score the same videos as {paths[0]} (e.g. "
+            raise InputError(f"{path} does not score the same videos as {paths[0]} (e.g. "
                              f"{(missing or sorted(set(position) - set(keys)))[0]})")
         order = np.asarray([position[key] for key in keys])
         total += weight * scores.probs[order]

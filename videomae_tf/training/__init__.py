@@ -5,7 +5,7 @@ from videomae_tf.training.checkpoint import TrainingCheckpoint
 from videomae_tf.training.distribute import make_strategy, resolve_precision
 from videomae_tf.training.engine import NonFiniteLossError, Trainer
 from videomae_tf.training.finetune import build_classifier, finetune, resolve_config
-from videomae_tf.training.pretrain import get_pretrain_config, pretrain
+from videomae_tf.training.pretrain import pretrain
 from videomae_tf.training.losses import (
     classification_loss,
     label_smoothing_cross_entropy,
@@ -19,11 +19,13 @@ from videomae_tf.training.optimizer import (
     scaled_lr,
     uses_weight_decay,
 )
-from videomae_tf.training.recipes import (
+# the configs live in videomae_tf.config; these names stay here for existing code
+from videomae_tf.config import (
     FINETUNE_DEFAULTS,
     FINETUNE_RECIPES,
     PRETRAIN_RECIPES,
-    get_pretrain_recipe,
+    get_config,
+    get_pretrain_config,
     get_recipe,
     merge,
 )

@@ -21,6 +21,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from videomae_tf.errors import InputError
+
 
 def checkpoint_step(path):
     """The step a ``.../ckpt-<step>`` path prefix was saved at."""
@@ -115,7 +117,7 @@ class TrainingCheckpoint:
             if status is not None:
                 status.expect_partial()  # no list of unmatched values when it is collected
             first = str(e).strip().splitlines()[0].split(". ")[0][:160]
-            raise ValueError(f"checkpoint {path} does not fit this run's model and optimizer "
+            raise InputError(f"checkpoint {path} does not fit this run's model and optimizer "
                              f"({first}): it was written by another kind of run (pretraining "
                              "vs fine-tuning) or another model size; to start from pretrained "
                              "weights use init, not resume") from None

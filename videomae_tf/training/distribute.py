@@ -13,6 +13,8 @@ import signal
 
 import keras
 
+from videomae_tf.errors import InputError
+
 STRATEGIES = ("auto", "tpu", "multi_worker", "mirrored", "default")
 PRECISIONS = ("auto", "float32", "mixed_bfloat16", "mixed_float16")
 
@@ -27,7 +29,7 @@ def cluster_workers(tf_config=None):
     try:
         config = json.loads(text or "{}")
     except json.JSONDecodeError as e:
-        raise ValueError(f"TF_CONFIG is not valid JSON: {e}") from None
+        raise InputError(f"TF_CONFIG is not valid JSON: {e}") from None
     cluster = config.get("cluster", {}) if isinstance(config, dict) else {}
     return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
 
@@ -68,7 +70,7 @@ def make_strategy(kind="auto", collective_timeout=COLLECTIVE_TIMEOUT):
     import tensorflow as tf
 
     if kind not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {STRATEGIES}, got {kind!r}")
+        raise InputError(f"strategy must be one of {STRATEGIES}, got {kind!r}")
     if kind in ("auto", "tpu"):
         resolver = _find_tpu()
         if resolver is not None:
@@ -100,14 +102,14 @@ def make_distribution(kind="auto", model_parallel=1):
     (``vit_layout_map``), for models that do not fit one chip.
     """
     if kind not in STRATEGIES or kind == "mirrored":
-        raise ValueError(f"on the JAX backend strategy must be one of auto, tpu, multi_worker, "
+        raise InputError(f"on the JAX backend strategy must be one of auto, tpu, multi_worker, "
                          f"default; got {kind!r}")
     if kind == "multi_worker":
         keras.distribution.initialize()
     devices = keras.distribution.list_devices()
     model_parallel = int(model_parallel or 1)
     if model_parallel < 1 or len(devices) % model_parallel:
-        raise ValueError(f"model_parallel={model_parallel} must divide the {len(devices)} devices")
+        raise InputError(f"model_parallel={model_parallel} must divide the {len(devices)} devices")
     if model_parallel > 1:
         mesh = keras.distribution.DeviceMesh(
             (len(devices) // model_parallel, model_parallel), ["batch", "model"], devices)
@@ -165,10 +167,10 @@ def resolve_precision(precision, strategy=None):
     """'auto' -> mixed_bfloat16 on TPU, mixed_float16 on GPU (JAX: mixed_bfloat16: it has
     no loss scaling here), float32 on CPU."""
     if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        raise InputError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     jax = keras.backend.backend() == "jax"
     if jax and precision == "mixed_float16":
-        raise ValueError("precision mixed_float16 needs loss scaling, which the JAX path "
+        raise InputError("precision mixed_float16 needs loss scaling, which the JAX path "
                          "does not do; use mixed_bfloat16")
     if precision != "auto":
         return precision

@@ -18,6 +18,7 @@ import time
 import keras
 import tensorflow as tf
 
+from videomae_tf.errors import InputError
 from videomae_tf.training.checkpoint import TrainingCheckpoint, checkpoint_step
 from videomae_tf.training.logs import RunLog
 from videomae_tf.training.losses import classification_loss
@@ -44,7 +45,7 @@ def _raise_input_error(error):
     message = str(getattr(error, "message", error))
     if marker not in message:
         raise error
-    raise ValueError(message.split(marker, 1)[1].splitlines()[0]) from None
+    raise InputError(message.split(marker, 1)[1].splitlines()[0]) from None
 
 
 class WorkerDisagreementError(RuntimeError):
@@ -137,7 +138,7 @@ class Trainer:
         """Single-view loss / top-1 / top-5 (fractions) over a dataset of (clip, label) batches."""
         loss, top1, top5, count = self.steps.eval_sums(data)
         if count == 0:
-            raise ValueError("the evaluation data is empty")
+            raise InputError("the evaluation data is empty")
         return dict(loss=loss / count, top1=top1 / count, top5=top5 / count, count=int(count))
 
     def restore(self, resume="auto", plan=()):
@@ -162,7 +163,7 @@ class Trainer:
         if self.checkpoint is None:
             if resume == "auto":
                 return None
-            raise ValueError("resuming from a path needs a Trainer with a checkpoint_dir")
+            raise InputError("resuming from a path needs a Trainer with a checkpoint_dir")
         return self.checkpoint.resolve(resume)
 
     def _restore_together(self, resume, plan):
@@ -227,10 +228,10 @@ class Trainer:
         data_for = train_data if callable(train_data) else (lambda epoch: train_data)
         if steps_per_epoch is None:
             if data_per_worker:
-                raise ValueError("pass steps_per_epoch with data_per_worker=True")
+                raise InputError("pass steps_per_epoch with data_per_worker=True")
             steps_per_epoch = int(data_for(0).cardinality())
             if steps_per_epoch <= 0:
-                raise ValueError("the training data has no known length: pass steps_per_epoch")
+                raise InputError("the training data has no known length: pass steps_per_epoch")
         plan = (steps_per_epoch, epochs, self.replicas,
                 len(self.model.variables) + len(self.optimizer.variables))
         try:
@@ -267,7 +268,7 @@ class Trainer:
                 try:
                     logs = self.steps.train_step(iterator)
                 except (StopIteration, tf.errors.OutOfRangeError):
-                    raise ValueError(
+                    raise InputError(
                         f"the training data of epoch {epoch} ended after {batch_index} batches; "
                         f"steps_per_epoch is {steps_per_epoch}"
                     ) from None

@@ -1,6 +1,6 @@
 """``finetune(config)``: build model, data and optimizer from a config, train, save.
 
-Config keys (defaults: ``recipes.FINETUNE_DEFAULTS``; whole recipes: ``get_recipe``):
+Config keys (defaults: ``config.FINETUNE_DEFAULTS``; whole recipes: ``config.get_config``):
 
 model          ``{"arch": "vit_b" | ... | None, **VideoMAEClassifier options}``
                (e.g. embed_dim, depth, num_heads, patch_size, use_mean_pooling)
@@ -35,10 +35,10 @@ precision ("auto" | "float32" | "mixed_bfloat16" | "mixed_float16"), jit_compile
 progress, steps_per_epoch (default: training views // total batch)
 """
 
+from videomae_tf.errors import InputError
 from videomae_tf.models import (ARCHITECTURES, MicroActionModel, VideoMAEClassifier,
                                 finetune_model, save_weights)
 from videomae_tf.training.losses import micro_action_loss
-from videomae_tf.training.recipes import FINETUNE_DEFAULTS
 from videomae_tf.training.run import (
     build_model_and_optimizer,
     data_lists,
@@ -51,7 +51,7 @@ from videomae_tf.training.run import (
 
 def resolve_config(config):
     """Defaults + ``config``; unknown keys are an error (they are usually typos)."""
-    return resolve_run_config(config, FINETUNE_DEFAULTS, "finetune")
+    return resolve_run_config(config, "finetune")
 
 
 def _check_labels(cfg, records, key):
@@ -60,7 +60,7 @@ def _check_labels(cfg, records, key):
     bad = next((r for r in records if r.label is None or not 0 <= r.label < cfg["num_classes"]),
                None)
     if bad is not None:
-        raise ValueError(f"{key}: {bad.path} has the label {bad.label}, but num_classes is "
+        raise InputError(f"{key}: {bad.path} has the label {bad.label}, but num_classes is "
                          f"{cfg['num_classes']}: labels must be 0..{cfg['num_classes'] - 1} "
                          f"(fix the list or set num_classes)")
 

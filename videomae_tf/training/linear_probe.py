@@ -15,6 +15,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from videomae_tf.errors import InputError
 from videomae_tf.files import replacing, write_text_atomic
 from videomae_tf.training.schedules import WarmupCosine
 
@@ -57,10 +58,10 @@ def train_linear_probe(train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarr
     train_x = np.asarray(train_x, np.float32)
     train_y = np.asarray(train_y, np.int64)
     if train_x.ndim != 2 or len(train_x) != len(train_y) or not len(train_x):
-        raise ValueError(f"expected features (N, D) and N labels, got {train_x.shape} and "
+        raise InputError(f"expected features (N, D) and N labels, got {train_x.shape} and "
                          f"{train_y.shape}")
     if epochs < 1 or batch_size < 1:
-        raise ValueError("epochs and batch_size must be at least 1")
+        raise InputError("epochs and batch_size must be at least 1")
     labels = [train_y] + ([np.asarray(val_y)] if val_y is not None else [])
     num_classes = num_classes or int(max(int(y.max()) for y in labels)) + 1
     keras.utils.set_random_seed(seed)
@@ -99,10 +100,10 @@ def linear_probe_from_lists(features, train_list, val_list=None, *, root=None,
         list_root = root if root is not None else Path(list_path).parent
         records = read_annotations(list_path, root=list_root)
         if not records:
-            raise ValueError(f"{list_path} lists no videos")
+            raise InputError(f"{list_path} lists no videos")
         unlabelled = [r.path for r in records if r.label is None]
         if unlabelled:
-            raise ValueError(f"{list_path}: {len(unlabelled)} entries have no label "
+            raise InputError(f"{list_path}: {len(unlabelled)} entries have no label "
                              f"(first: {unlabelled[0]}); probing needs labels")
         names = feature_names([r.path for r in records], list_root)
         return load_features(features, names), np.array([r.label for r in records])

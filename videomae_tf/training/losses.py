@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from keras import ops
 
+from videomae_tf.errors import InputError
+
 
 def at_least_float32(x):
     """``x`` in float32 if it is a 16-bit float (mixed precision), else unchanged (float64
@@ -120,7 +122,7 @@ def micro_action_loss(kind: str, *, num_classes: int = 52, smoothing: float = 0.
     ``coarse_logits`` (the model's ArcFace layers return s * cos(theta)).
     """
     if kind not in MICRO_ACTION_LOSSES:
-        raise ValueError(f"unknown MA-52 loss {kind!r}; known: {', '.join(MICRO_ACTION_LOSSES)}")
+        raise InputError(f"unknown MA-52 loss {kind!r}; known: {', '.join(MICRO_ACTION_LOSSES)}")
     from videomae_tf.data.ma52 import coarse_matrix
 
     to_coarse = coarse_matrix()
@@ -147,7 +149,7 @@ def micro_action_loss(kind: str, *, num_classes: int = 52, smoothing: float = 0.
                                      if kind == "fine_a_coarse_double" else [])
         missing = [name for name in needed if name not in outputs]
         if missing:
-            raise ValueError(f"loss {kind!r} needs the model outputs {missing}: build the "
+            raise InputError(f"loss {kind!r} needs the model outputs {missing}: build the "
                              "model with frame_assist=True (and coarse_assist=True)")
         fine = double(targets, outputs["logits"], outputs["frame_logits"])
         if kind == "double":

@@ -15,6 +15,7 @@ to the bias-corrected sqrt(v)) with a fixed lr multiplier and decay switch per v
 import keras
 from keras import ops
 
+from videomae_tf.errors import InputError
 from videomae_tf.models.naming import official_key
 from videomae_tf.training.schedules import WarmupCosine
 
@@ -50,7 +51,7 @@ def parameter_groups(model, layer_decay=None, skip=NO_WEIGHT_DECAY):
     decayed = layer_decay is not None and layer_decay < 1.0
     depth = len(getattr(model, "blocks", [])) if decayed else 0
     if decayed and depth == 0:
-        raise ValueError(f"layer decay needs a model with blocks; {model.name} has none")
+        raise InputError(f"layer decay needs a model with blocks; {model.name} has none")
     rows = []
     for variable in model.trainable_variables:
         key = official_key(variable.path)
@@ -92,7 +93,7 @@ class LayerDecayAdamW(keras.optimizers.Optimizer):
         paths = {v.path for v in var_list}
         unknown = sorted(set(self.lr_scales) - paths)
         if unknown:
-            raise ValueError(f"lr_scales names variables the optimizer was not given: {unknown[:5]}")
+            raise InputError(f"lr_scales names variables the optimizer was not given: {unknown[:5]}")
         decay = None if self.decay_paths is None else set(self.decay_paths)
         self._scale = [float(self.lr_scales.get(v.path, 1.0)) for v in var_list]
         self._decay = [decay is None or v.path in decay for v in var_list]
@@ -146,7 +147,7 @@ def make_optimizer(model, *, lr, total_steps, warmup_steps=0, min_lr=1e-6, warmu
     if backbone_lr_scale != 1.0:
         backbone = {v.path for v in getattr(model, "backbone", model).trainable_variables}
         if not hasattr(model, "backbone"):
-            raise ValueError(f"backbone_lr_scale needs a model with a backbone; {model.name} "
+            raise InputError(f"backbone_lr_scale needs a model with a backbone; {model.name} "
                              "has none")
         for group in groups:
             if group["path"] in backbone:

@@ -9,8 +9,8 @@ seed and yields ``{"pixel_values", "visible_index", "reconstruct_index"}``: the 
 sees the visible tokens only, and with the V2 decoder mask the decoder runs on the
 visible + reconstructed tokens only. Shapes are static, so the step compiles with XLA.
 
-Config keys (defaults: ``PRETRAIN_CONFIG_DEFAULTS`` = ``recipes.PRETRAIN_DEFAULTS`` + the
-engine's keys; whole recipes: ``get_pretrain_config``):
+Config keys (defaults: ``config.PRETRAIN_DEFAULTS``; whole recipes:
+``config.get_config("pretrain", name)``):
 
 model          ``{"arch": "vit_b" | ... | None, "version": "v1" | "v2", **VideoMAEPretrainer
                options}`` (decoder_depth, decoder_embed_dim, embed_dim, patch_size...)
@@ -41,17 +41,11 @@ rebuilt).
 
 from keras import ops
 
+from videomae_tf.errors import InputError
 from videomae_tf.models import VideoMAEPretrainer, pretrain_model, save_weights
 from videomae_tf.models.encoder import gather_tokens
 from videomae_tf.models.pretrainer import encoder_masked_weight
 from videomae_tf.training.losses import at_least_float32
-from videomae_tf.training.recipes import (
-    PRETRAIN_DEFAULTS,
-    PRETRAIN_RECIPES,
-    RUN_DEFAULTS,
-    get_pretrain_recipe,
-    merge,
-)
 from videomae_tf.training.run import (
     build_model_and_optimizer,
     data_lists,
@@ -61,68 +55,11 @@ from videomae_tf.training.run import (
     resolve_run_config,
 )
 
-# recipes.PRETRAIN_DEFAULTS (official run_mae_pretraining.py values) + the engine's keys.
-PRETRAIN_CONFIG_DEFAULTS = merge(PRETRAIN_DEFAULTS, dict(
-    data=dict(train=None, val=None, root=None, synthetic=None, sampler="pretrain", sampling_rate=4,
-              num_sample=1, decode_short_side=None, backend="auto", num_parallel_calls=None),
-    update_freq=1,
-    warmup_steps=-1,
-    visualize_every=1,  # epochs between reconstruction pictures in TensorBoard (0: none)
-    **RUN_DEFAULTS,
-))
-
-# The embedded synthetic dataset on a 2-core CPU: the encoder of the "synthetic"
-# fine-tuning recipe (8 x 32 x 32 clips, patch 4, tubelet 4, 64 wide, 2 blocks: a
-# 2 x 8 x 8 grid of 128 tokens) plus a small decoder, on the same rendered videos.
-# Mask ratio 0.75 (the official small-dataset setting, UCF101): 32 of 128 tokens visible.
-# Random (not tube) masking: with only 2 temporal token slots, a patch hidden in one slot
-# is often visible in the other, so reconstruction asks where the shape moved -- the
-# motion the classes are made of. 4 views per decoded video (V2's num_sample): decoding
-# is most of a step here, so this nearly halves the time per step. 10 epochs = 3,200
-# steps, about 3 CPU minutes.
-# lr is a BASE rate: 1.6e-2 x 16 / 256 = 1e-3 actual. 3x that (the previous recipe)
-# reaches about the same loss but grows the patch embedding's output to ~25x a fresh
-# one's, which drowns the positions and makes the encoder a poor start for fine-tuning
-# (8 labels per class: 0.42 mean top-1 against 0.72 at this rate; 1/3 of it: 0.58;
-# benchmarks/pretrain_then_finetune.py, README).
-# Pixel targets (normalize_target=False): the synthetic backgrounds are flat colour plus
-# static noise, which the per-patch normalisation of the official target blows up into
-# unpredictable unit-variance noise, so that loss hardly moves on this data.
-_SYNTHETIC = dict(
-    model=dict(arch=None, version="v1", patch_size=4, tubelet_size=4, embed_dim=64, depth=2,
-               num_heads=2, decoder_embed_dim=32, decoder_depth=1, decoder_num_heads=2),
-    num_frames=8, input_size=32, mask_type="random", mask_ratio=0.75, normalize_target=False,
-    data=dict(synthetic=dict(num_train_per_class=160, num_val_per_class=16), sampling_rate=4,
-              num_sample=4),
-    epochs=10, batch_size=16, lr=1.6e-2, min_lr=1e-4, warmup_lr=1e-5, warmup_epochs=1,
-    weight_decay=0.05, precision="float32", checkpoint_every=0, log_every=5,
-)
-SYNTHETIC_PRETRAIN_RECIPES = {
-    "synthetic": _SYNTHETIC,
-    # V2 dual masking on the same data: tube mask, running-cell decoder mask 0.5
-    "synthetic_v2": merge(_SYNTHETIC, dict(
-        model=dict(version="v2"), decoder_mask_type="running_cell", decoder_mask_ratio=0.5,
-        mask_type="tube", epochs=5)),
-}
-PRETRAIN_CONFIGS = tuple(PRETRAIN_RECIPES) + tuple(SYNTHETIC_PRETRAIN_RECIPES)
-
-
-def get_pretrain_config(name):
-    """The complete pretraining config of a recipe: an official one (``recipes.
-    PRETRAIN_RECIPES``: k400_v1, ssv2_v1, ucf101_v1, k400_v2, k710_v2_vit_g) or
-    'synthetic' / 'synthetic_v2' (a tiny model on the embedded dataset)."""
-    if name in SYNTHETIC_PRETRAIN_RECIPES:
-        return merge(PRETRAIN_CONFIG_DEFAULTS, SYNTHETIC_PRETRAIN_RECIPES[name])
-    if name not in PRETRAIN_RECIPES:
-        raise KeyError(f"unknown pretraining recipe {name!r}; known: {', '.join(PRETRAIN_CONFIGS)}")
-    return merge(PRETRAIN_CONFIG_DEFAULTS, get_pretrain_recipe(name))
-
-
 def resolve_pretrain_config(config):
     """Defaults + ``config``; unknown keys are an error (they are usually typos)."""
-    cfg = resolve_run_config(config, PRETRAIN_CONFIG_DEFAULTS, "pretrain")
+    cfg = resolve_run_config(config, "pretrain")
     if cfg["decoder_mask_type"] not in (None, "running_cell", "tube", "random"):
-        raise ValueError(f"decoder_mask_type must be None (V1), 'running_cell' (V2), 'tube' "
+        raise InputError(f"decoder_mask_type must be None (V1), 'running_cell' (V2), 'tube' "
                          f"or 'random', got {cfg['decoder_mask_type']!r}")
     return cfg
 

@@ -17,11 +17,11 @@ from videomae_tf.training.distribute import (
     worker_count,
     worker_index,
 )
+from videomae_tf.config import resolve
+from videomae_tf.errors import InputError
 from videomae_tf.files import write_text_atomic
-from videomae_tf.training.config_checks import check_values
 from videomae_tf.training.engine import Trainer
 from videomae_tf.training.optimizer import make_optimizer, scaled_lr
-from videomae_tf.training.recipes import merge
 
 
 @dataclass
@@ -79,18 +79,12 @@ class RunPlan:
                     history=result["history"])
 
 
-def resolve_run_config(config, defaults, command):
-    """``defaults`` + ``config`` for ``command`` ("finetune" | "pretrain"); unknown keys
-    (top level and ``data.*``) are an error (they are usually typos), output_dir required."""
-    unknown = sorted(set(config) - set(defaults))
-    unknown += sorted(f"data.{k}" for k in set(config.get("data") or {}) - set(defaults["data"]))
-    if unknown:
-        raise KeyError(f"unknown {command} config keys {unknown}; known: {sorted(defaults)}"
-                       f" and data.{{{', '.join(sorted(defaults['data']))}}}")
-    cfg = merge(defaults, config)
-    check_values(cfg, command)
+def resolve_run_config(config, command):
+    """The checked config of ``command`` ("finetune" | "pretrain"): its defaults with
+    ``config`` on top (``videomae_tf.config.resolve``); output_dir is required."""
+    cfg = resolve(config, command)
     if not cfg["output_dir"]:
-        raise ValueError(f"{command} needs output_dir (checkpoints, logs and weights go there)")
+        raise InputError(f"{command} needs output_dir (checkpoints, logs and weights go there)")
     return cfg
 
 
@@ -107,7 +101,7 @@ def data_lists(cfg, command):
         paths = make_synthetic_dataset(root, **options)
         train, val, root = train or paths["train"], val or paths["val"], paths["root"]
     if not train:
-        raise ValueError(f"{command} needs data.train (an annotation list) or data.synthetic")
+        raise InputError(f"{command} needs data.train (an annotation list) or data.synthetic")
     train_records = read_annotations(train, root=root)
     val_records = read_annotations(val, root=root) if val else None
     for name, records in ((train, train_records), (val, val_records)):
@@ -124,7 +118,7 @@ def _check_listed_files(list_path, records, root):
 
     if not records:
         if records is not None:
-            raise ValueError(f"{list_path} lists no videos")
+            raise InputError(f"{list_path} lists no videos")
         return
     missing = check_files(records, raise_error=False)
     where = f" under data root {root}" if root else ""
@@ -150,7 +144,7 @@ def _placement(cfg):
         return (None, distribution, distribution_replicas(distribution), jax.process_count(),
                 jax.process_index())
     if cfg["model_parallel"] != 1:
-        raise ValueError("model_parallel needs the JAX backend (KERAS_BACKEND=jax)")
+        raise InputError("model_parallel needs the JAX backend (KERAS_BACKEND=jax)")
     strategy = make_strategy(cfg["strategy"], cfg["collective_timeout"])
     return (strategy, None, strategy.num_replicas_in_sync, worker_count(strategy),
             worker_index(strategy))
@@ -165,7 +159,7 @@ def rate(cfg, key, total_batch):
     """The learning rate ``cfg[key]`` for this total batch, as ``lr_scaling`` says."""
     scaling = cfg.get("lr_scaling", "linear")
     if scaling not in LR_SCALING:
-        raise ValueError(f"lr_scaling must be one of {LR_SCALING}, got {scaling!r}")
+        raise InputError(f"lr_scaling must be one of {LR_SCALING}, got {scaling!r}")
     return scaled_lr(cfg[key], total_batch) if scaling == "linear" else cfg[key]
 
 
@@ -182,12 +176,12 @@ def plan_run(cfg, num_examples, what):
     total_batch = per_replica_batch * replicas
     steps_per_epoch = cfg["steps_per_epoch"] or num_examples // total_batch
     if steps_per_epoch < 1:
-        raise ValueError(f"{what} make no batch of {total_batch}")
+        raise InputError(f"{what} make no batch of {total_batch}")
     warmup = cfg["warmup_steps"] if cfg["warmup_steps"] > 0 else cfg["warmup_epochs"] * steps_per_epoch
     total_steps = cfg["epochs"] * steps_per_epoch
     if warmup >= total_steps:
         key = "warmup_steps" if cfg["warmup_steps"] > 0 else "warmup_epochs"
-        raise ValueError(f"{key}={cfg[key]} warms up for {warmup} of the run's {total_steps} "
+        raise InputError(f"{key}={cfg[key]} warms up for {warmup} of the run's {total_steps} "
                          f"steps ({cfg['epochs']} epochs of {steps_per_epoch}): nothing is left "
                          "for the schedule; lower it or train longer")
     if index == 0:
@@ -234,14 +228,14 @@ def check_resumed_config(cfg, out):
     try:
         old = _flat(json.loads(previous.read_text()))
     except (OSError, ValueError) as e:
-        raise ValueError(f"{previous} cannot be read ({e}); it describes the run whose "
+        raise InputError(f"{previous} cannot be read ({e}); it describes the run whose "
                          f"checkpoints are in {out}") from None
     new = _flat(json.loads(json.dumps(cfg, default=str)))
     changed = sorted(k for k in set(old) & set(new)
                      if k not in RESUMABLE_CHANGES and old[k] != new[k])
     if changed:
         key = changed[0]
-        raise ValueError(
+        raise InputError(
             f"{out} holds a run with {key}={json.dumps(old[key])}, this one asks for "
             f"{key}={json.dumps(new[key])}" + (f" (and {len(changed) - 1} more keys)" if
                                                len(changed) > 1 else "") +

@@ -11,6 +11,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from videomae_tf.errors import InputError
+
 
 def cosine_schedule(base_value, final_value, epochs, steps_per_epoch, warmup_epochs=0,
                     start_warmup_value=0.0, warmup_steps=-1):
@@ -37,7 +39,7 @@ class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
 
     def __init__(self, base_lr, total_steps, warmup_steps=0, min_lr=0.0, warmup_lr=0.0):
         if total_steps <= warmup_steps:
-            raise ValueError(
+            raise InputError(
                 f"total_steps ({total_steps}) must exceed warmup_steps ({warmup_steps})"
             )
         self.base_lr = float(base_lr)

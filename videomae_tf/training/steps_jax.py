@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from videomae_tf.errors import InputError
 from videomae_tf.training.distribute import distribution_replicas
 from videomae_tf.training.step_math import (eval_sums, global_norm, main_logits, split_batch,
                                              top_k_hits)
@@ -87,7 +88,7 @@ class JaxSteps:
 
         def micro_batches(x):  # (B, ...) -> (n, B / n, ...), each micro-batch spread out
             if x.shape[0] % n:
-                raise ValueError(f"accum_steps={n} must divide the global batch ({x.shape[0]})")
+                raise InputError(f"accum_steps={n} must divide the global batch ({x.shape[0]})")
             return jnp.swapaxes(x.reshape((x.shape[0] // n, n) + x.shape[1:]), 0, 1)
 
         def body(carry, micro):

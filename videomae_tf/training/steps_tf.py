@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from videomae_tf.errors import InputError
 from videomae_tf.training.distribute import worker_index, worker_count
 from videomae_tf.training.step_math import (eval_sums, global_norm, main_logits, split_batch,
                                              top_k_hits)
@@ -80,7 +81,7 @@ class TensorFlowSteps:
             return micro_step(clips, labels)
         batch = _batch_size(clips)
         if batch is None or batch % n:
-            raise ValueError(
+            raise InputError(
                 f"accum_steps={n} must divide the per-replica batch ({batch}); use "
                 f"drop_remainder=True and a global batch divisible by {n} x {self.replicas}"
             )

@@ -1,14 +1,20 @@
-"""The official recipes as data (SPEC 10; MCG-NJU/VideoMAE ``scripts/*/finetune.sh`` and
-the defaults of ``run_class_finetuning.py`` / ``run_mae_pretraining.py``).
+"""Every run config as data: the defaults of fine-tuning and pretraining and each recipe
+(the official ones, MA-52 and the tiny synthetic ones), behind one ``get_config(task, name)``.
 
-A fine-tuning recipe is a complete ``finetune`` config: ``FINETUNE_DEFAULTS`` (the
-official script defaults), then the dataset's settings, then the architecture's. Config
-files and command-line flags override it. Learning rates are BASE rates: ``finetune``
-multiplies lr, min_lr and warmup_lr by total batch / 256, as the official scripts do.
-``batch_size`` is per replica (per GPU); the official runs used the GPU counts noted.
+Official values: MCG-NJU/VideoMAE ``scripts/*/finetune.sh`` and the defaults of
+``run_class_finetuning.py`` / ``run_mae_pretraining.py``; VideoMAE V2's scripts
+(docs/numerics.md#recipes). A recipe is a complete config: the task's defaults, then the
+dataset's settings, then the architecture's. Config files, flags and ``--set`` override
+it. Learning rates are BASE rates: the runs multiply lr, min_lr and warmup_lr by total
+batch / 256, as the official scripts do (``lr_scaling="none"``: as written). ``batch_size``
+is per replica (per GPU); the official runs used the GPU counts noted.
 """
 
-import copy
+from videomae_tf.config.checks import check_agreement, check_keys, check_values
+from videomae_tf.config.overrides import merge
+from videomae_tf.errors import UnknownNameError
+
+TASKS = ("finetune", "pretrain")
 
 # The engine's keys of every run, fine-tuning or pretraining (documented in finetune.py).
 RUN_DEFAULTS = dict(
@@ -82,7 +88,7 @@ _SSV2 = dict(num_classes=174, data=dict(sampler="segment", flip=False),
              test_num_segment=2, test_num_crop=3)
 _UCF101 = dict(num_classes=101, data=dict(sampler="dense", sampling_rate=4, flip=True),
                test_num_segment=5, test_num_crop=3)
-# MA-52 (SPEC 9; qklee-lz/ACMMM2024-MAC's winning mmaction2 config): a token-map backbone
+# MA-52 (docs/numerics.md#ma52; qklee-lz/ACMMM2024-MAC's winning mmaction2 config): a token-map backbone
 # with TSN + frame and coarse assisting heads, CE+F1 "FineACoarseDouble"; UniformSample 16,
 # RandomResizedCrop area 0.6-1 aspect 1/3-1, resize 224, ColorJitter, erasing (<= 0.2 of
 # the frame), flip; AdamW 3e-4 as written (no batch scaling), wd 0.01, backbone x0.1, 2
@@ -141,38 +147,62 @@ FINETUNE_RECIPES = tuple(
 )
 
 
-def merge(base, override):
-    """A deep copy of ``base`` with ``override`` on top (dicts merge key by key)."""
-    out = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
-def get_recipe(name):
-    """The full fine-tuning config of a recipe: 'k400', 'ssv2', 'ucf101', 'ma52' (ViT-B),
-    '<dataset>_<arch>' (e.g. 'k400_vit_s', 'ssv2_vit_s', 'k400_vit_h'), or 'synthetic'."""
-    dataset, _, arch = name.partition("_")
-    if dataset not in _FINETUNE or (arch and arch not in _FINETUNE[dataset][1]):
-        raise KeyError(f"unknown recipe {name!r}; known: {', '.join(FINETUNE_RECIPES)}")
-    settings, archs, default_arch = _FINETUNE[dataset]
-    arch = arch or default_arch
-    config = merge(FINETUNE_DEFAULTS, settings)
-    if arch:
-        config = merge(config, dict(archs[arch], model=dict(arch=arch)))
-    return config
-
-
-# Pretraining (run_mae_pretraining.py defaults and scripts; V2 from SPEC 10), for later.
+# Pretraining: run_mae_pretraining.py defaults (V2: its scripts), plus the engine's keys
+# (documented in training/pretrain.py).
 PRETRAIN_DEFAULTS = dict(
-    model=dict(arch="vit_b", version="v1", decoder_depth=4), num_frames=16, input_size=224,
-    mask_type="tube", mask_ratio=0.9, decoder_mask_type=None, decoder_mask_ratio=0.5,
-    data=dict(sampling_rate=4, num_sample=1), normalize_target=True, drop_path=0.0,
-    epochs=800, batch_size=32, lr=1.5e-4, min_lr=1e-5, warmup_lr=1e-6, warmup_epochs=40,
-    weight_decay=0.05, opt_betas=[0.9, 0.95], opt_eps=1e-8, clip_grad=None,
+    model=dict(arch="vit_b", version="v1"),  # arch + VideoMAEPretrainer options (decoder: the arch's)
+    num_frames=16,
+    input_size=224,
+    mask_type="tube",
+    mask_ratio=0.9,
+    decoder_mask_type=None,             # V2: "running_cell"
+    decoder_mask_ratio=0.5,
+    normalize_target=True,
+    drop_path=0.0,
+    data=dict(train=None, val=None, root=None, synthetic=None, sampler="pretrain",
+              sampling_rate=4, num_sample=1, decode_short_side=None, backend="auto",
+              num_parallel_calls=None),
+    epochs=800,
+    batch_size=32,
+    update_freq=1,
+    lr=1.5e-4,
+    min_lr=1e-5,
+    warmup_lr=1e-6,
+    warmup_epochs=40,
+    warmup_steps=-1,
+    weight_decay=0.05,
+    opt_betas=[0.9, 0.95],
+    opt_eps=1e-8,
+    clip_grad=None,
+    visualize_every=1,                  # epochs between reconstruction pictures (0: none)
+    **RUN_DEFAULTS,
+)
+
+# The embedded synthetic dataset on a 2-core CPU: the encoder of the "synthetic"
+# fine-tuning recipe (8 x 32 x 32 clips, patch 4, tubelet 4, 64 wide, 2 blocks: a
+# 2 x 8 x 8 grid of 128 tokens) plus a small decoder, on the same rendered videos.
+# Mask ratio 0.75 (the official small-dataset setting, UCF101): 32 of 128 tokens visible.
+# Random (not tube) masking: with only 2 temporal token slots, a patch hidden in one slot
+# is often visible in the other, so reconstruction asks where the shape moved -- the
+# motion the classes are made of. 4 views per decoded video (V2's num_sample): decoding
+# is most of a step here, so this nearly halves the time per step. 10 epochs = 3,200
+# steps, about 3 CPU minutes.
+# lr is a BASE rate: 1.6e-2 x 16 / 256 = 1e-3 actual. 3x that (the previous recipe)
+# reaches about the same loss but grows the patch embedding's output to ~25x a fresh
+# one's, which drowns the positions and makes the encoder a poor start for fine-tuning
+# (8 labels per class: 0.42 mean top-1 against 0.72 at this rate; 1/3 of it: 0.58;
+# benchmarks/pretrain_then_finetune.py, README).
+# Pixel targets (normalize_target=False): the synthetic backgrounds are flat colour plus
+# static noise, which the per-patch normalisation of the official target blows up into
+# unpredictable unit-variance noise, so that loss hardly moves on this data.
+_SYNTHETIC_PRETRAIN = dict(
+    model=dict(arch=None, version="v1", patch_size=4, tubelet_size=4, embed_dim=64, depth=2,
+               num_heads=2, decoder_embed_dim=32, decoder_depth=1, decoder_num_heads=2),
+    num_frames=8, input_size=32, mask_type="random", mask_ratio=0.75, normalize_target=False,
+    data=dict(synthetic=dict(num_train_per_class=160, num_val_per_class=16), sampling_rate=4,
+              num_sample=4),
+    epochs=10, batch_size=16, lr=1.6e-2, min_lr=1e-4, warmup_lr=1e-5, warmup_epochs=1,
+    weight_decay=0.05, precision="float32", checkpoint_every=0, log_every=5,
 )
 
 PRETRAIN_RECIPES = {
@@ -186,11 +216,67 @@ PRETRAIN_RECIPES = {
     "k710_v2_vit_g": dict(model=dict(arch="vit_g", version="v2"),
                           decoder_mask_type="running_cell", data=dict(num_sample=4),
                           lr=6e-4, clip_grad=0.02),
+    "synthetic": _SYNTHETIC_PRETRAIN,
+    # V2 dual masking on the same data: tube mask, running-cell decoder mask 0.5
+    "synthetic_v2": merge(_SYNTHETIC_PRETRAIN, dict(
+        model=dict(version="v2"), decoder_mask_type="running_cell", decoder_mask_ratio=0.5,
+        mask_type="tube", epochs=5)),
 }
 
 
-def get_pretrain_recipe(name):
-    """A pretraining config: ``PRETRAIN_DEFAULTS`` with the named recipe on top."""
-    if name not in PRETRAIN_RECIPES:
-        raise KeyError(f"unknown pretraining recipe {name!r}; known: {', '.join(PRETRAIN_RECIPES)}")
-    return merge(PRETRAIN_DEFAULTS, PRETRAIN_RECIPES[name])
+def defaults(task: str) -> dict:
+    """The defaults every config of ``task`` ("finetune" | "pretrain") starts from (a copy)."""
+    if task not in TASKS:
+        raise UnknownNameError(f"unknown task {task!r}; known: {', '.join(TASKS)}")
+    return merge(FINETUNE_DEFAULTS if task == "finetune" else PRETRAIN_DEFAULTS, {})
+
+
+def recipe_names(task: str) -> tuple:
+    """The names ``get_config(task, name)`` knows."""
+    defaults(task)  # checks the task
+    return FINETUNE_RECIPES if task == "finetune" else tuple(PRETRAIN_RECIPES)
+
+
+def get_config(task: str, name: str) -> dict:
+    """The complete config of recipe ``name`` for ``task`` (a fresh copy to edit).
+
+    Fine-tuning: 'k400', 'ssv2', 'ucf101', 'ma52' (ViT-B), '<dataset>_<arch>' (e.g.
+    'k400_vit_s', 'ssv2_vit_s', 'k400_vit_h') or 'synthetic'. Pretraining: 'k400_v1',
+    'ssv2_v1', 'ucf101_v1', 'k400_v2', 'k710_v2_vit_g', 'synthetic', 'synthetic_v2'.
+    """
+    base = defaults(task)
+    if task == "pretrain":
+        if name not in PRETRAIN_RECIPES:
+            raise UnknownNameError(f"unknown pretraining recipe {name!r}; known: "
+                           f"{', '.join(PRETRAIN_RECIPES)}")
+        return merge(base, PRETRAIN_RECIPES[name])
+    dataset, _, arch = name.partition("_")
+    if dataset not in _FINETUNE or (arch and arch not in _FINETUNE[dataset][1]):
+        raise UnknownNameError(f"unknown recipe {name!r}; known: {', '.join(FINETUNE_RECIPES)}")
+    settings, archs, default_arch = _FINETUNE[dataset]
+    arch = arch or default_arch
+    config = merge(base, settings)
+    if arch:
+        config = merge(config, dict(archs[arch], model=dict(arch=arch)))
+    return config
+
+
+def resolve(config: dict, task: str) -> dict:
+    """The task's defaults with ``config`` on top, checked: unknown keys, values out of
+    range and model options that disagree with the run's keys are an InputError."""
+    base = defaults(task)
+    check_keys(config, base, task)
+    cfg = merge(base, config)
+    check_values(cfg, task)
+    check_agreement(cfg, task)
+    return cfg
+
+
+def get_recipe(name: str) -> dict:
+    """``get_config("finetune", name)``: the fine-tuning recipes, the common case."""
+    return get_config("finetune", name)
+
+
+def get_pretrain_config(name: str) -> dict:
+    """``get_config("pretrain", name)``."""
+    return get_config("pretrain", name)

@@ -1,9 +1,12 @@
-"""The types and ranges of the training config values, checked before any work starts,
-so that a typo (``epochs=abc``, ``batch_size=0``, ``lr=nan``, ``smoothing=2``) is one line
+"""Checks of a run config before any work starts: the types and ranges of its values, so
+that a typo (``epochs=abc``, ``batch_size=0``, ``lr=nan``, ``smoothing=2``) is one line
 naming the key, the value and what was expected -- never a ZeroDivisionError later or a
-run that trains silently wrong."""
+run that trains silently wrong -- and the model options that the run's own keys set, which
+must not say something else (``model.img_size=160`` beside ``input_size=224``)."""
 
 import math
+
+from videomae_tf.errors import InputError, UnknownNameError
 
 _INT, _NUMBER = "an integer", "a number"
 
@@ -85,6 +88,45 @@ def check_values(cfg, command):
             continue
         value = holder[name]
         if not _ok(value, *rule):
-            raise ValueError(f"{command} config: {key}={value!r}; expected {_describe(*rule)}")
+            raise InputError(f"{command} config: {key}={value!r}; expected {_describe(*rule)}")
         if rule[0] == _INT and value is not None and not isinstance(value, int):
             holder[name] = int(value)  # 3.0 from a YAML/JSON number is 3
+
+
+#: Model options a run sets from its own keys (the official scripts' words): model option
+#: -> run key. The run key is the one to set; the same option under ``model`` must agree.
+RUN_KEY_OF_MODEL_OPTION = {
+    "finetune": dict(num_classes="num_classes", num_frames="num_frames", img_size="input_size",
+                     drop_path_rate="drop_path", head_drop_rate="fc_drop_rate"),
+    "pretrain": dict(num_frames="num_frames", img_size="input_size", drop_path_rate="drop_path",
+                     normalize_target="normalize_target"),
+}
+
+
+def _same(model_value, run_value) -> bool:
+    """img_size 224 and [224, 224] say the same."""
+    pair = (lambda v: list(v) if isinstance(v, (list, tuple)) else [v, v])
+    return model_value == run_value or pair(model_value) == pair(run_value)
+
+
+def check_agreement(cfg, command):
+    """Raise InputError when ``cfg["model"]`` sets an option that a run key owns to another
+    value than that key (the run key would silently win)."""
+    model = cfg.get("model") or {}
+    for option, run_key in RUN_KEY_OF_MODEL_OPTION[command].items():
+        if option in model and not _same(model[option], cfg.get(run_key)):
+            owner = "it" if option == run_key else f"the model's {option}"
+            raise InputError(
+                f"{command} config: model.{option}={model[option]!r} disagrees with "
+                f"{run_key}={cfg.get(run_key)!r} (the run's key for {owner}): set {run_key} "
+                f"and leave model.{option} out")
+
+
+def check_keys(config, defaults, command):
+    """Raise UnknownNameError for keys of ``config`` (top level and ``data.*``) that
+    ``defaults`` does not have: they are usually typos."""
+    unknown = sorted(set(config) - set(defaults))
+    unknown += sorted(f"data.{k}" for k in set(config.get("data") or {}) - set(defaults["data"]))
+    if unknown:
+        raise UnknownNameError(f"unknown {command} config keys {unknown}; known: "
+                               f"{sorted(defaults)} and data.{{{', '.join(sorted(defaults['data']))}}}")
