@@ -106,7 +106,7 @@ def _numpy_ops():
     """Fallback without PIL: the same ops from our transforms, applied frame by frame."""
     return {name: (lambda op: lambda img, *args: op(img[None], *args, fill=(128, 128, 128),
                                                     interpolation=3)[0])(op)
-            for name, op in transforms._NAME_TO_OP.items()}
+            for name, op in transforms.randaugment._NAME_TO_OP.items()}
 
 
 def official_style_views(path: str, rng: np.random.Generator, torch, ops) -> list:

@@ -29,9 +29,7 @@ import cv2
 import numpy as np
 
 from videomae_tf import files
-
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
+from videomae_tf.data.transforms.normalization import IMAGENET_MEAN, IMAGENET_STD
 
 
 # ----------------------------------------------------------------------- pure numpy pieces
@@ -64,8 +62,9 @@ def patch_statistics(patches):
 
 
 def unnormalize(clip, mean=IMAGENET_MEAN, std=IMAGENET_STD):
-    """A model input (ImageNet-normalised) -> [0, 1] pixels."""
-    return np.asarray(clip, np.float32) * std + mean
+    """A model input (ImageNet-normalised) -> [0, 1] pixels, float32."""
+    return (np.asarray(clip, np.float32) * np.asarray(std, np.float32)
+            + np.asarray(mean, np.float32))
 
 
 def reconstruct_video(clip, encoder_mask, predictions, *, patch_size=16, tubelet_size=2,

@@ -217,7 +217,7 @@ def test_rand_augment_deterministic_under_seed():
 
 
 def op(name, clip, *args):
-    return T._NAME_TO_OP[name](clip, *args, fill=T.VIDEOMAE_FILL_RGB, interpolation=cv2.INTER_CUBIC)
+    return T.randaugment._NAME_TO_OP[name](clip, *args, fill=T.VIDEOMAE_FILL_RGB, interpolation=cv2.INTER_CUBIC)
 
 
 def test_rand_augment_lut_ops():
@@ -228,8 +228,8 @@ def test_rand_augment_lut_ops():
     np.testing.assert_array_equal(op("PosterizeIncreasing", clip, 0), np.zeros_like(clip))
     add = np.where(clip < 128, np.minimum(255, clip.astype(int) + 50), clip)
     np.testing.assert_array_equal(op("SolarizeAdd", clip, 50), add)
-    assert T._LEVEL_TO_ARG["SolarizeIncreasing"](0.0, rng()) == (256,)  # no-op at m = 0
-    assert T._LEVEL_TO_ARG["PosterizeIncreasing"](7.0, rng()) == (2,)
+    assert T.randaugment._LEVEL_TO_ARG["SolarizeIncreasing"](0.0, rng()) == (256,)  # no-op at m = 0
+    assert T.randaugment._LEVEL_TO_ARG["PosterizeIncreasing"](7.0, rng()) == (2,)
 
 
 def pil_equalize_channel(channel):
@@ -377,7 +377,7 @@ def test_mixup_prob_zero_and_errors():
     np.testing.assert_allclose(target, T.smooth_one_hot(labels, 2, 0.1))
     with pytest.raises(ValueError, match="even"):
         T.mixup_cutmix(clips[:3], labels[:3], rng(), 2)
-    both = [T._mix_params(rng(s), 0.8, 1.0, 1.0, 0.5)[1] for s in range(400)]
+    both = [T.mixing._mix_params(rng(s), 0.8, 1.0, 1.0, 0.5)[1] for s in range(400)]
     assert 150 < sum(both) < 250  # switch_prob 0.5
 
 

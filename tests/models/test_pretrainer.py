@@ -6,7 +6,7 @@ from tests.tiny_configs import TINY, TINY_CLIP, TINY_DECODER
 
 from videomae_tf import VideoMAE_ViTS16PT, masking
 from videomae_tf.models import masks_to_indices, reconstruction_loss, reconstruction_target
-from videomae_tf.models.pretrainer import IMAGENET_MEAN, IMAGENET_STD
+from videomae_tf.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 
 def numpy_target(clip, p=16, t=2):

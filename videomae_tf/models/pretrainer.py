@@ -13,12 +13,10 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from videomae_tf.data.transforms.normalization import IMAGENET_MEAN, IMAGENET_STD
 from videomae_tf.models.encoder import ENCODER_DEFAULTS, VideoMAEEncoder, gather_tokens
 from videomae_tf.models.options import check_model_options
 from videomae_tf.models.layers import Block, dense_init, layer_norm, sinusoid_table
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def patchify(pixels, patch_size, tubelet_size):
