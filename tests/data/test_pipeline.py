@@ -233,7 +233,7 @@ def test_multiview_matches_the_official_test_geometry():
                            num_frames=8, sampling_rate=4, short_side=48, crop_size=48)
     views = [e["video"] for e in ds.as_numpy_iterator()]
     reader = decoders.VideoReader(path)
-    expected = transforms.test_views(reader.num_frames, 256, 340, num_clips=3, num_crops=3,
+    expected = transforms.view_geometries(reader.num_frames, 256, 340, num_clips=3, num_crops=3,
                                      clip_len=8, frame_sample_rate=4, short_side=48,
                                      crop_size=48)
     assert len(views) == len(expected) == 9

@@ -74,20 +74,20 @@ def test_three_crop_orders():
 
 
 def test_test_views_5x3_geometry():
-    views = T.test_views(300, 240, 320)
+    views = T.view_geometries(300, 240, 320)
     assert len(views) == 15
     assert [(v.clip_index, v.crop_index) for v in views] == [(k, s) for k in range(5) for s in range(3)]
     assert [int(v.frame_indices[0]) for v in views[::3]] == [0, 56, 116, 176, 236]
     assert all(v.resized_hw == (224, 298) for v in views)
     assert [v.box for v in views[:3]] == [(0, 0, 224, 224), (0, 37, 224, 224), (0, 74, 224, 224)]
-    mm = T.test_views(280, 240, 320, convention="mmaction2")
+    mm = T.view_geometries(280, 240, 320, convention="mmaction2")
     assert [int(v.frame_indices[0]) for v in mm[::3]] == [0, 55, 110, 164, 219]
     assert mm[0].resized_hw == (224, 299) and [v.box[1] for v in mm[:3]] == [0, 74, 37]
 
 
 def test_apply_view_is_resize_then_crop():
     frames = random_clip(t=16, h=60, w=80)
-    view = T.test_views(64, 60, 80, short_side=32, crop_size=32)[5]
+    view = T.view_geometries(64, 60, 80, short_side=32, crop_size=32)[5]
     out = T.apply_view(frames, view)
     assert out.shape == (16, 32, 32, 3)
     np.testing.assert_array_equal(out, T.crop(T.resize(frames, *view.resized_hw), view.box))

@@ -20,7 +20,7 @@ from videomae_tf.data.transforms.color import color_jitter
 from videomae_tf.data.transforms.erasing import random_erasing, random_erasing_box
 from videomae_tf.data.transforms.geometry import (
     Box,
-    TestView,
+    ViewGeometry,
     apply_view,
     center_crop,
     center_crop_box,
@@ -34,7 +34,7 @@ from videomae_tf.data.transforms.geometry import (
     resize,
     resize_short_side,
     short_side_size,
-    test_views,
+    view_geometries,
     three_crop,
     three_crop_offsets,
 )
@@ -66,7 +66,7 @@ __all__ = [
     "IMAGENET_MEAN", "IMAGENET_STD", "FILL_RGB", "VIDEOMAE_FILL_RGB",
     "short_side_size", "resize", "resize_short_side", "crop",
     "center_crop_box", "center_crop", "three_crop_offsets", "three_crop",
-    "TestView", "test_views", "apply_view",
+    "ViewGeometry", "view_geometries", "apply_view",
     "random_resized_crop_box", "random_resized_crop",
     "fix_crop_offsets", "multi_scale_crop_box", "multi_scale_crop",
     "horizontal_flip", "rand_augment", "RAND_INCREASING_OPS",

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from videomae_tf.errors import InputError
 from videomae_tf.data.transforms.geometry import Box, check_clip
 
 
@@ -40,7 +41,7 @@ def random_erasing(clip: np.ndarray, rng: np.random.Generator, prob: float = 0.2
     drawn afresh for each frame (as the official), 'rand' one normal colour per box and
     frame, 'const' zeros. Returns a new array (the input is not modified)."""
     if mode not in ("pixel", "rand", "const"):
-        raise ValueError(f"mode must be 'pixel', 'rand' or 'const', got {mode!r}")
+        raise InputError(f"mode must be 'pixel', 'rand' or 'const', got {mode!r}")
     clip = check_clip(clip)
     out = np.array(clip, dtype=np.float32 if clip.dtype == np.uint8 else clip.dtype)
     if rng.random() > prob:

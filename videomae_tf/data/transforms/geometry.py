@@ -16,6 +16,7 @@ from typing import NamedTuple, Sequence
 import cv2
 import numpy as np
 
+from videomae_tf.errors import InputError
 from videomae_tf.data import sampling
 
 Box = tuple[int, int, int, int]  # (top, left, height, width)
@@ -24,7 +25,7 @@ Box = tuple[int, int, int, int]  # (top, left, height, width)
 def check_clip(clip: np.ndarray) -> np.ndarray:
     """``clip`` itself, after checking it is (T, H, W, C)."""
     if clip.ndim != 4:
-        raise ValueError(f"expected a clip of shape (T, H, W, C), got shape {clip.shape}")
+        raise InputError(f"expected a clip of shape (T, H, W, C), got shape {clip.shape}")
     return clip
 
 
@@ -43,7 +44,7 @@ def short_side_size(height: int, width: int, size: int = 224,
     if rounding == "round":
         scale = size / min(height, width)
         return int(height * float(scale) + 0.5), int(width * float(scale) + 0.5)
-    raise ValueError(f"rounding must be 'floor' (VideoMAE) or 'round' (mmaction2), "
+    raise InputError(f"rounding must be 'floor' (VideoMAE) or 'round' (mmaction2), "
                      f"got {rounding!r}")
 
 
@@ -74,7 +75,7 @@ def crop(clip: np.ndarray, box: Box) -> np.ndarray:
     """Crop (T, H, W, C) to ``box = (top, left, height, width)`` (a view, no copy)."""
     top, left, h, w = (int(v) for v in box)
     if top < 0 or left < 0 or top + h > clip.shape[1] or left + w > clip.shape[2]:
-        raise ValueError(f"crop box {box} (top, left, h, w) exceeds the frame "
+        raise InputError(f"crop box {box} (top, left, h, w) exceeds the frame "
                          f"{clip.shape[1]}x{clip.shape[2]}")
     return clip[:, top:top + h, left:left + w]
 
@@ -85,12 +86,12 @@ def center_crop_box(height: int, width: int, crop_size: int | tuple[int, int] = 
     half-to-even); 'floor': mmaction2 `CenterCrop` ((H - h) // 2)."""
     ch, cw = (crop_size, crop_size) if isinstance(crop_size, int) else crop_size
     if ch > height or cw > width:
-        raise ValueError(f"centre crop {ch}x{cw} is larger than the frame {height}x{width}")
+        raise InputError(f"centre crop {ch}x{cw} is larger than the frame {height}x{width}")
     if rounding == "round":
         return int(round((height - ch) / 2.0)), int(round((width - cw) / 2.0)), ch, cw
     if rounding == "floor":
         return (height - ch) // 2, (width - cw) // 2, ch, cw
-    raise ValueError(f"rounding must be 'round' (VideoMAE) or 'floor' (mmaction2), "
+    raise InputError(f"rounding must be 'round' (VideoMAE) or 'floor' (mmaction2), "
                      f"got {rounding!r}")
 
 
@@ -111,7 +112,7 @@ def three_crop_offsets(height: int, width: int, crop_size: int = 224,
     middle (step); crops along W when H == crop.
     """
     if min(height, width) != crop_size:
-        raise ValueError(f"three-crop testing expects the short side resized to the crop "
+        raise InputError(f"three-crop testing expects the short side resized to the crop "
                          f"size {crop_size}, got a {height}x{width} frame")
     if order == "videomae":
         step = 1.0 * (max(height, width) - crop_size) / (num_crops - 1) if num_crops > 1 else 0.0
@@ -121,14 +122,14 @@ def three_crop_offsets(height: int, width: int, crop_size: int = 224,
         return [(0, s) for s in starts]
     if order == "mmaction2":
         if num_crops != 3:
-            raise ValueError(f"mmaction2 ThreeCrop makes exactly 3 crops, "
+            raise InputError(f"mmaction2 ThreeCrop makes exactly 3 crops, "
                              f"got num_crops={num_crops}")
         if height == crop_size:
             step = (width - crop_size) // 2
             return [(0, 0), (0, 2 * step), (0, step)]
         step = (height - crop_size) // 2
         return [(0, 0), (2 * step, 0), (step, 0)]
-    raise ValueError(f"order must be 'videomae' or 'mmaction2', got {order!r}")
+    raise InputError(f"order must be 'videomae' or 'mmaction2', got {order!r}")
 
 
 def three_crop(clip: np.ndarray, crop_size: int = 224, order: str = "videomae") -> list[np.ndarray]:
@@ -138,9 +139,8 @@ def three_crop(clip: np.ndarray, crop_size: int = 224, order: str = "videomae") 
     return [crop(clip, (top, left, crop_size, crop_size)) for top, left in offsets]
 
 
-class TestView(NamedTuple):
+class ViewGeometry(NamedTuple):
     """One spatio-temporal test view: which frames, the resize, and the crop box."""
-    __test__ = False  # not a pytest test class
 
     clip_index: int
     crop_index: int
@@ -149,37 +149,36 @@ class TestView(NamedTuple):
     box: Box  # (top, left, height, width) in the resized frame
 
 
-def test_views(num_frames: int, height: int, width: int, *, num_clips: int = 5,
-               num_crops: int = 3, clip_len: int = 16, frame_sample_rate: int = 4,
-               short_side: int = 224, crop_size: int = 224,
-               convention: str = "videomae") -> list[TestView]:
-    """The K400 5x3 test geometry, clip outer and crop inner (VideoMAE's `test_seg` order).
+def view_geometries(video_len: int, height: int, width: int, *, num_clips: int = 5,
+                    num_crops: int = 3, clip_len: int = 16, frame_sample_rate: int = 4,
+                    short_side: int = 224, crop_size: int = 224,
+                    convention: str = "videomae") -> list[ViewGeometry]:
+    """The K400 5x3 test geometry of a ``video_len``-frame, height x width video, clip outer
+    and crop inner (VideoMAE's `test_seg` order); evaluation's ``TestViews`` are the
+    settings, these the frames and boxes they give.
 
     'videomae': `dense_test_indices` clips, floor short-side resize, `three_crop_offsets`
     order left/middle/right. 'mmaction2': `sample_frames(test_mode=True)` clips,
     int(x + 0.5) resize, ThreeCrop order left/right/middle.
     """
     if short_side != crop_size:
-        raise ValueError(f"official three-crop testing resizes the short side to the crop "
+        raise InputError(f"official three-crop testing resizes the short side to the crop "
                          f"size; got short_side={short_side}, crop_size={crop_size}")
     if convention == "videomae":
-        clips = sampling.dense_test_indices(num_frames, clip_len, frame_sample_rate, num_clips)
+        clips = sampling.dense_test_indices(video_len, clip_len, frame_sample_rate, num_clips)
         resized = short_side_size(height, width, short_side, "floor")
     elif convention == "mmaction2":
-        clips = sampling.sample_frames(num_frames, clip_len, frame_sample_rate, num_clips,
+        clips = sampling.sample_frames(video_len, clip_len, frame_sample_rate, num_clips,
                                        test_mode=True)
         resized = short_side_size(height, width, short_side, "round")
     else:
-        raise ValueError(f"convention must be 'videomae' or 'mmaction2', got {convention!r}")
+        raise InputError(f"convention must be 'videomae' or 'mmaction2', got {convention!r}")
     offsets = three_crop_offsets(*resized, crop_size, convention, num_crops)
-    return [TestView(k, s, clips[k], resized, (top, left, crop_size, crop_size))
+    return [ViewGeometry(k, s, clips[k], resized, (top, left, crop_size, crop_size))
             for k in range(len(clips)) for s, (top, left) in enumerate(offsets)]
 
 
-test_views.__test__ = False  # a library function, not a pytest test
-
-
-def apply_view(frames: np.ndarray, view: TestView,
+def apply_view(frames: np.ndarray, view: ViewGeometry,
                interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
     """Cut one view out of ``frames``, the (clip_len, H, W, 3) frames at
     ``view.frame_indices``: resize to ``view.resized_hw`` then crop ``view.box`` (the

@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 
+from videomae_tf.errors import InputError
+
 
 def smooth_one_hot(labels: np.ndarray, num_classes: int, smoothing: float = 0.1) -> np.ndarray:
     """timm `one_hot` with off = smoothing / C, on = 1 - smoothing + off. float32 (B, C)."""
@@ -32,7 +34,7 @@ def _mix_params(rng: np.random.Generator, mixup_alpha: float, cutmix_alpha: floa
             use_cutmix = True
             lam = float(rng.beta(cutmix_alpha, cutmix_alpha))
         else:
-            raise ValueError("mixup_alpha or cutmix_alpha must be > 0")
+            raise InputError("mixup_alpha or cutmix_alpha must be > 0")
     return lam, use_cutmix
 
 
@@ -64,9 +66,9 @@ def mixup_cutmix(clips: np.ndarray, labels: np.ndarray, rng: np.random.Generator
     implement the intended spatial box.) Returns (float32 clips, soft labels (B, C))."""
     clips = np.asarray(clips)
     if clips.ndim != 5:
-        raise ValueError(f"mixup_cutmix expects clips (B, T, H, W, C), got shape {clips.shape}")
+        raise InputError(f"mixup_cutmix expects clips (B, T, H, W, C), got shape {clips.shape}")
     if clips.shape[0] % 2:
-        raise ValueError(f"mixup/cutmix needs an even batch size, got {clips.shape[0]}")
+        raise InputError(f"mixup/cutmix needs an even batch size, got {clips.shape[0]}")
     out = clips.astype(np.float32, copy=True)
     lam, use_cutmix = _mix_params(rng, mixup_alpha, cutmix_alpha, prob, switch_prob)
     if lam != 1.0:
@@ -92,7 +94,7 @@ def mixup_cutmix_tf(clips, labels, seed, num_classes: int, mixup_alpha: float = 
     import tensorflow as tf
 
     if mixup_alpha <= 0.0 and cutmix_alpha <= 0.0:
-        raise ValueError("mixup_alpha or cutmix_alpha must be > 0")
+        raise InputError("mixup_alpha or cutmix_alpha must be > 0")
     x = tf.cast(clips, tf.float32)
     seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=7)
     do_mix = tf.random.stateless_uniform([], seeds[0]) < prob

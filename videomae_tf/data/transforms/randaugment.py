@@ -14,6 +14,7 @@ from typing import NamedTuple, Sequence
 import cv2
 import numpy as np
 
+from videomae_tf.errors import InputError
 from videomae_tf.data.transforms.color import luma
 from videomae_tf.data.transforms.geometry import check_clip
 
@@ -268,7 +269,7 @@ def parse_rand_augment(config: str) -> RandAugmentConfig:
     plain ops (the SlowFast/VideoMAE copy tests bool('0'), which is True — a bug)."""
     parts = config.split("-")
     if parts[0] != "rand":
-        raise ValueError(f"RandAugment config must start with 'rand', got {config!r}")
+        raise InputError(f"RandAugment config must start with 'rand', got {config!r}")
     cfg = RandAugmentConfig()
     for part in parts[1:]:
         key, val = (re.split(r"(\d.*)", part) + ["", ""])[:2]
@@ -285,7 +286,7 @@ def parse_rand_augment(config: str) -> RandAugmentConfig:
         elif key == "p":
             cfg = cfg._replace(prob=float(val))
         else:
-            raise ValueError(f"unsupported RandAugment key {key!r} in {config!r}")
+            raise InputError(f"unsupported RandAugment key {key!r} in {config!r}")
     return cfg
 
 
@@ -325,7 +326,7 @@ def rand_augment(clip: np.ndarray, rng: np.random.Generator,
     """
     clip = check_clip(clip)
     if clip.dtype != np.uint8:
-        raise ValueError(f"rand_augment works on uint8 clips, got {clip.dtype}")
+        raise InputError(f"rand_augment works on uint8 clips, got {clip.dtype}")
     for name, args in rand_augment_plan(rng, config):
         clip = _NAME_TO_OP[name](clip, *args, fill=fill, interpolation=interpolation)
     return clip
