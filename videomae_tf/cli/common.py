@@ -6,10 +6,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-PROG = "videomae-tf"
-
-
 from videomae_tf.errors import InputError
+
+PROG = "videomae-tf"
 
 #: Bad input from the user: reported without a traceback, exit code 2 (the package's
 #: InputError under the name the commands use).
