@@ -96,7 +96,8 @@ def test_evaluate_writes_metrics_dumps_and_confusion_png(trained, data, tmp_path
     assert scores.labels.tolist() == [r.label for r in read_annotations(data["val"])]
     ranked = np.argsort(-scores.probs, axis=1)
     assert metrics["top1"] == pytest.approx(np.mean(ranked[:, 0] == scores.labels))
-    assert metrics["top5"] == pytest.approx(np.mean((ranked[:, :5] == scores.labels[:, None]).any(1)))
+    in_top5 = (ranked[:, :5] == scores.labels[:, None]).any(axis=1)
+    assert metrics["top5"] == pytest.approx(np.mean(in_top5))
     assert metrics["per_class"][0]["name"] == "moving left"
     with open(out / "predictions.csv") as f:
         assert [int(row["prediction"]) for row in csv.DictReader(f)] == ranked[:, 0].tolist()
@@ -205,7 +206,8 @@ def test_features_then_linear_probe(trained, data, tmp_path, capsys):
     records = read_annotations(data["val"], root=data["root"])
     val_x = load_features(h5, feature_names([r.path for r in records], data["root"]))
     logits = keras.saving.load_model(tmp_path / "probe" / "probe.keras").predict(val_x, verbose=0)
-    assert metrics["val_top1"] == pytest.approx(np.mean(logits.argmax(1) == [r.label for r in records]))
+    labels = [r.label for r in records]
+    assert metrics["val_top1"] == pytest.approx(np.mean(logits.argmax(1) == labels))
     assert main(["linear-probe", "--features", str(out), "--train-list", str(data["train"])]) == 2
     assert "has no pooled features for 16 of 16 videos" in capsys.readouterr().err
 

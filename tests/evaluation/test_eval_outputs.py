@@ -69,7 +69,10 @@ def test_write_outputs_writes_every_file(tmp_path):
                                   [[1, 0, 0], [0, 1, 1], [0, 0, 0]])
     report = list(csv.DictReader(open(written["class_report"])))
     assert report[1]["recall"] == "0.500000" and report[1]["support"] == "2"
-    assert cv2.imread(str(written["confusion_png"])) is not None
+    # the picture of that matrix, titled with the top-1
+    cm = np.array([[1, 0, 0], [0, 1, 1], [0, 0, 0]])
+    np.testing.assert_array_equal(cv2.imread(str(written["confusion_png"])),
+                                  render_confusion_matrix(cm, NAMES, "top-1 0.667 on 3 videos"))
 
 
 def test_confusion_png_colours_follow_row_rates(tmp_path):

@@ -162,7 +162,7 @@ def test_cli_push_to_hub(folder, fake_hub, capsys):
     assert uploaded["class_names"] == NAMES
 
 
-def test_cli_predict_takes_an_hf_handle(tiny, folder, tmp_path, monkeypatch, capsys):
+def test_cli_predict_takes_an_hf_handle(folder, tmp_path, monkeypatch, capsys):
     import cv2
 
     from videomae_tf.cli import main
@@ -175,9 +175,11 @@ def test_cli_predict_takes_an_hf_handle(tiny, folder, tmp_path, monkeypatch, cap
     for frame in np.random.default_rng(0).integers(0, 255, (16, 64, 64, 3), np.uint8):
         writer.write(frame)
     writer.release()
-    code = main(["predict", str(video), "--weights", "hf://someone/tiny-videomae",
-                 "--num-clips", "1", "--num-crops", "1", "--sampling-rate", "1", "--top-k", "2"])
-    out = capsys.readouterr().out
-    assert code == 0 and any(name in out for name in NAMES), out
+    views = ["--num-clips", "1", "--num-crops", "1", "--sampling-rate", "1", "--top-k", "2"]
+    assert main(["predict", str(video), "--weights", str(folder), *views]) == 0
+    local = capsys.readouterr().out
+    assert main(["predict", str(video), "--weights", "hf://someone/tiny-videomae", *views]) == 0
+    assert capsys.readouterr().out == local  # the same model: the same names and numbers
+    assert len(local.splitlines()) == 3 and local.splitlines()[1].split()[1] in NAMES
     assert main(["predict", str(video), "--weights", "hf://nobody/missing"]) == 2
     assert "hf://nobody/missing" in capsys.readouterr().err

@@ -7,8 +7,9 @@ import cv2
 import numpy as np
 import pytest
 
+from videomae_tf import masking
 from videomae_tf.masking import tube_mask
-from videomae_tf.models import VideoMAEClassifier, VideoMAEPretrainer, save_weights
+from videomae_tf.models import VideoMAEClassifier, VideoMAEPretrainer, load_model, save_weights
 from videomae_tf.models.encoder import gather_tokens
 from videomae_tf.visualize import (frame_grid, read_video_clip,
                                    reconstruct_video, to_uint8, unnormalize, visualize)
@@ -70,12 +71,17 @@ def test_visualize_writes_a_legible_titled_png_and_gif(pretrained_file, syntheti
     result = visualize(video, pretrained_file, tmp_path / "out", mask_ratio=0.75, show_error=True)
     assert result["num_masked"] == 24 and result["num_tokens"] == 32
     assert len(result["frame_indices"]) == 4 and set(np.diff(result["frame_indices"])) == {4}
-    assert np.isfinite(result["loss"])
     png = cv2.cvtColor(cv2.imread(result["png"]), cv2.COLOR_BGR2RGB)
     cell, gap = 96, 4  # 32-pixel frames enlarged 3 x to a legible height
     assert png.shape[0] >= 4 * cell + 60 and png.shape[1] >= 4 * cell + 60
     # where the original's first frame sits: below the title band, right of the row names
     clip, _ = read_video_clip(video, 4, 32, start=None)
+    # the loss: the mean squared error on the hidden tokens of seed 0's mask
+    model = load_model(pretrained_file)
+    mask = masking.make_mask("tube", model.encoder.grid, 0.75, np.random.default_rng(0))
+    predictions = np.asarray(model.reconstruct(clip[None], mask[None]))
+    target = np.asarray(gather_tokens(model.target(clip[None]), np.flatnonzero(mask)[None]))
+    assert result["loss"] == pytest.approx(np.mean((predictions - target) ** 2), rel=1e-5)
     first = to_uint8(unnormalize(clip[0])).repeat(3, 0).repeat(3, 1)
     found = cv2.matchTemplate(png, first, cv2.TM_SQDIFF)
     _, _, (left, top), _ = cv2.minMaxLoc(found)
@@ -123,4 +129,7 @@ def test_cli_pretrain_and_visualize(pretrained_file, synthetic, tmp_path, capsys
     assert main(["visualize", str(video), "--weights", str(pretrained_file),
                  "--output", str(tmp_path), "--mask-ratio", "0.5"]) == 0
     shown = json.loads(capsys.readouterr().out)
-    assert shown["num_masked"] == 16 and cv2.imread(shown["png"]) is not None
+    assert shown["num_masked"] == 16
+    same = visualize(video, pretrained_file, tmp_path / "api", mask_ratio=0.5)  # what it ran
+    assert shown["loss"] == pytest.approx(same["loss"], rel=1e-6)
+    np.testing.assert_array_equal(cv2.imread(shown["png"]), cv2.imread(same["png"]))

@@ -12,7 +12,7 @@ from videomae_tf import VideoMAEClassifier
 from videomae_tf.data import transforms
 from videomae_tf.data.decoders import VideoReader
 from videomae_tf.evaluation import softmax
-from videomae_tf.timeline import predict_timeline, timeline_windows, write_timeline
+from videomae_tf.timeline import predict_timeline, render_timeline, timeline_windows, write_timeline
 
 SOURCES = ("arm_wrestling_k400.mp4", "mmaction2_test.mp4", "flipping_pancake.mkv")
 FPS = 30
@@ -66,8 +66,9 @@ def test_windows_cover_the_long_video_and_match_single_clips(long_video, model, 
     assert len(rows) == 1 + len(expected)
     summary = json.loads(open(paths["json"]).read())
     assert summary["num_windows"] == len(expected) and summary["windows"][1]["start_s"] == 2.0
-    picture = cv2.imread(paths["png"])
-    assert picture is not None and picture.shape[1] >= 900
+    picture = cv2.cvtColor(cv2.imread(paths["png"]), cv2.COLOR_BGR2RGB)
+    np.testing.assert_array_equal(picture, render_timeline(timeline))
+    assert picture.shape[1] == 960
 
 
 def test_a_video_shorter_than_one_window_gets_one(model, shared_data):
