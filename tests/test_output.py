@@ -62,7 +62,7 @@ def _tensorflow_version():
     return tuple(int(part) for part in tf.__version__.split(".")[:2])
 
 
-def test_the_start_is_quiet(tmp_path):
+def test_the_start_is_quiet():
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     quiet = subprocess.run([sys.executable, "-m", "videomae_tf.cli", "finetune", "--recipe",
                             "synthetic", "--print-config"], capture_output=True, text=True,

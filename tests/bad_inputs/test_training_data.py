@@ -40,7 +40,7 @@ def test_labels_beyond_num_classes_are_refused(videos, tmp_path):
 
 
 @pytest.mark.parametrize("command", ["finetune", "pretrain"])
-def test_a_list_of_unreadable_videos_stops_instead_of_spinning(videos, tmp_path, command):
+def test_a_list_of_unreadable_videos_stops_instead_of_spinning(tmp_path, command):
     broken = tmp_path / "broken"
     broken.mkdir()
     lines = []

@@ -82,7 +82,7 @@ def test_extra_key(official_ft_file, tmp_path):
     assert "unexpected" in message and "blocks.0.attn.relative_bias  (3, 3)" in message
 
 
-def test_extra_key_can_be_ignored_deliberately(official_ft_file, tmp_path):
+def test_extra_key_can_be_ignored_deliberately(official_ft_file):
     rewrite(official_ft_file, lambda sd: sd.update({"blocks.0.attn.relative_bias": torch.zeros(3, 3)}))
     result = convert(official_ft_file, None, ignore=[r"relative_bias$"], img_size=32, num_frames=4,
                      progress=False, log=None, overrides=helpers.TINY_OVERRIDES)

@@ -199,7 +199,7 @@ def test_mmaction2_pos_embed_for_other_frames_is_ignored(hf_cls, x, tmp_path):
     assert result.config["num_frames"] == 16
 
 
-def test_new_class_count_drops_the_head(official_ft_file, x):
+def test_new_class_count_drops_the_head(official_ft_file):
     result = convert(official_ft_file, None, num_classes=3, progress=False, log=None,
                      overrides=helpers.TINY_OVERRIDES, img_size=32, num_frames=4)
     assert set(result.fresh) == {"head.weight", "head.bias"}
