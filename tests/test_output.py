@@ -123,7 +123,7 @@ def test_pretraining_logs_reconstruction_pictures_to_tensorboard(tmp_path, data)
     import tensorflow as tf
 
     from videomae_tf.training.pretrain import pretrain
-    from videomae_tf.training.recipes import merge
+    from videomae_tf.config import merge
 
     from tests.pretrain.pretrain_helpers import tiny_pretrain_config
 

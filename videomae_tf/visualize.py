@@ -28,6 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from videomae_tf.errors import InputError
 from videomae_tf import files
 from videomae_tf.data.transforms.normalization import IMAGENET_MEAN, IMAGENET_STD
 
@@ -260,7 +261,7 @@ def _load_pretrainer(weights):
 
     model = weights if isinstance(weights, VideoMAEPretrainer) else load_model(weights)
     if not isinstance(model, VideoMAEPretrainer):
-        raise ValueError(f"visualize needs a pretraining model (encoder + decoder), but "
+        raise InputError(f"visualize needs a pretraining model (encoder + decoder), but "
                          f"{weights} holds a {type(model).__name__}; pass the weights a "
                          f"pretraining run (or `videomae-convert --task pretrain`) wrote")
     return model
@@ -325,9 +326,9 @@ def visualize(video_path, weights, output_dir, *, mask_ratio=0.9, mask_type="tub
                                     sampling_rate=sampling_rate, start=start, backend=backend)
     mask = masking.make_mask(mask_type, model.encoder.grid, mask_ratio, np.random.default_rng(seed))
     if mask.all():
-        raise ValueError(f"mask ratio {mask_ratio} hides every token: nothing left to see")
+        raise InputError(f"mask ratio {mask_ratio} hides every token: nothing left to see")
     if not mask.any():
-        raise ValueError(f"mask ratio {mask_ratio} hides no token of the {model.encoder.grid} "
+        raise InputError(f"mask ratio {mask_ratio} hides no token of the {model.encoder.grid} "
                          f"grid: nothing to reconstruct")
     name = name or Path(video_path).stem
     videos, loss = reconstruct_clip(model, clip, mask)

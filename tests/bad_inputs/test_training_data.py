@@ -5,7 +5,7 @@ import pytest
 
 from videomae_tf.training import finetune
 from videomae_tf.training.pretrain import pretrain
-from videomae_tf.training.recipes import get_recipe
+from videomae_tf.config import get_recipe
 
 TINY = dict(model=dict(arch=None, patch_size=16, tubelet_size=2, embed_dim=32, depth=1,
                        num_heads=2), num_frames=4, input_size=32, epochs=1, batch_size=2,
@@ -50,8 +50,7 @@ def test_a_list_of_unreadable_videos_stops_instead_of_spinning(tmp_path, command
     (tmp_path / "train.txt").write_text("\n".join(lines) + "\n")
     config = _config(tmp_path, tmp_path / "train.txt", broken)
     if command == "pretrain":
-        from videomae_tf.training.pretrain import get_pretrain_config
-        from videomae_tf.training.recipes import merge
+        from videomae_tf.config import get_pretrain_config, merge
 
         config = merge(get_pretrain_config("synthetic"), dict(
             model=dict(patch_size=8, tubelet_size=2, embed_dim=32, depth=1, num_heads=2,
@@ -120,8 +119,7 @@ def test_a_warmup_as_long_as_the_run_is_refused(videos, tmp_path):
 
 
 def test_resuming_fine_tuning_from_a_pretraining_checkpoint_is_refused(videos, tmp_path):
-    from videomae_tf.training.pretrain import get_pretrain_config
-    from videomae_tf.training.recipes import merge
+    from videomae_tf.config import get_pretrain_config, merge
 
     pretraining = merge(get_pretrain_config("synthetic"), dict(
         model=dict(patch_size=16, tubelet_size=2, embed_dim=32, depth=1, num_heads=2,

@@ -84,7 +84,7 @@ def test_v2_dual_masking_trains(synthetic, tmp_path):
 def test_finetune_from_the_pretrained_weights_with_more_frames(v1_run, synthetic, tmp_path):
     """The classifier (8 frames) gets the encoder of the 4-frame pretrainer by name."""
     from videomae_tf.training import build_classifier, finetune, get_recipe
-    from videomae_tf.training.recipes import merge
+    from videomae_tf.config import merge
 
     config = merge(get_recipe("synthetic"), dict(
         model=dict(patch_size=8, tubelet_size=2, embed_dim=32, depth=1, num_heads=2), num_frames=8,

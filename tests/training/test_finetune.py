@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from videomae_tf.training import FINETUNE_RECIPES, finetune, get_pretrain_recipe, get_recipe
+from videomae_tf.training import FINETUNE_RECIPES, finetune, get_pretrain_config, get_recipe
 from videomae_tf.training.finetune import resolve_config
 
 
@@ -25,8 +25,8 @@ def test_official_recipes():
     assert ssv2["data"]["flip"] is False and ssv2["test_num_segment"] == 2
     ucf = get_recipe("ucf101")
     assert (ucf["num_classes"], ucf["epochs"], ucf["layer_decay"], ucf["min_lr"]) == (101, 100, 0.7, 1e-5)
-    assert get_pretrain_recipe("k400_v1")["opt_betas"] == [0.9, 0.95]
-    assert get_pretrain_recipe("k710_v2_vit_g")["clip_grad"] == 0.02
+    assert get_pretrain_config("k400_v1")["opt_betas"] == [0.9, 0.95]
+    assert get_pretrain_config("k710_v2_vit_g")["clip_grad"] == 0.02
     assert "synthetic" in FINETUNE_RECIPES
     with pytest.raises(KeyError, match="unknown recipe"):
         get_recipe("k401")
