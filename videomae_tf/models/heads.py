@@ -1,5 +1,6 @@
 """Heads on the backbone's token map (B, T', H', W', D), as the MA-52 winning solution
-uses them (SPEC 9; qklee-lz/ACMMM2024-MAC, mmaction2 I3D/TSN/TimeSformer heads).
+uses them (``docs/numerics.md#ma52``; qklee-lz/ACMMM2024-MAC, mmaction2
+I3D/TSN/TimeSformer heads).
 
 * ``pool_token_map``: the video feature of a head type. I3D pools over (T', H', W') at once;
   TSN pools each temporal segment spatially and averages the segments (the consensus);
@@ -43,10 +44,13 @@ class ArcFace(layers.Layer):
     """Cosine classifier with an additive angular margin (ArcFace), no bias.
 
     Args:
-        num_classes: output classes. scale: s (30). margin: m in radians (0.5).
+        num_classes: output classes.
+        scale: s (30).
+        margin: m in radians (0.5).
         margin_on: "target" (standard: the loss adds m to the target class in training;
             this layer returns s * cos(theta)) or "all" (every class, train and test: the
             MA-52 solution's variant).
+        Other keyword arguments (name, dtype, trainable) go to ``keras.layers.Layer``.
     """
 
     def __init__(self, num_classes: int, scale: float = 30.0, margin: float = 0.5,
@@ -82,7 +86,13 @@ class ArcFace(layers.Layer):
 @keras.saving.register_keras_serializable(package="videomae_tf")
 class FrameAssistHead(layers.Layer):
     """Token map (B, T', H', W', D) -> per-slot logits (B, T', classes) through an SE gate
-    (Linear D->D/r, ReLU, Linear D/r->D, sigmoid; no biases) and a linear layer."""
+    (Linear D->D/r, ReLU, Linear D/r->D, sigmoid; no biases) and a linear layer.
+
+    Args:
+        num_classes: output classes.
+        reduction: the SE gate's r: its hidden width is D // r (at least 1).
+        Other keyword arguments (name, dtype, trainable) go to ``keras.layers.Layer``.
+    """
 
     def __init__(self, num_classes: int, reduction: int = 16, **kwargs):
         super().__init__(**kwargs)
@@ -90,10 +100,13 @@ class FrameAssistHead(layers.Layer):
 
     def build(self, input_shape):
         width = input_shape[-1]
+        dtype = self.dtype_policy
         self.squeeze = layers.Dense(max(1, width // self.reduction), use_bias=False,
-                                    activation="relu", name="se_reduce")
-        self.excite = layers.Dense(width, use_bias=False, activation="sigmoid", name="se_expand")
-        self.fc = layers.Dense(self.num_classes, kernel_initializer=_normal(), name="fc")
+                                    activation="relu", name="se_reduce", dtype=dtype)
+        self.excite = layers.Dense(width, use_bias=False, activation="sigmoid", name="se_expand",
+                                   dtype=dtype)
+        self.fc = layers.Dense(self.num_classes, kernel_initializer=_normal(), name="fc",
+                               dtype=dtype)
         slots = (input_shape[0], input_shape[1], width)
         self.squeeze.build(slots)
         self.excite.build(slots[:-1] + (max(1, width // self.reduction),))
@@ -108,8 +121,9 @@ class FrameAssistHead(layers.Layer):
                     reduction=self.reduction)
 
 
-def classifier_layer(num_classes: int, arcface: str | None, name: str, **arcface_options):
+def classifier_layer(num_classes: int, arcface: str | None, name: str, dtype=None,
+                     **arcface_options):
     """A linear classifier, or ArcFace when ``arcface`` is "target" or "all"."""
     if arcface is None:
-        return layers.Dense(num_classes, kernel_initializer=_normal(), name=name)
-    return ArcFace(num_classes, margin_on=arcface, name=name, **arcface_options)
+        return layers.Dense(num_classes, kernel_initializer=_normal(), name=name, dtype=dtype)
+    return ArcFace(num_classes, margin_on=arcface, name=name, dtype=dtype, **arcface_options)

@@ -4,7 +4,13 @@ Each layer is named after the PyTorch module it mirrors (``patch_embed.proj``,
 ``blocks.3.attn.qkv``...), so that a Keras variable path maps one-to-one to a key of
 an official checkpoint (see ``videomae_tf.models.naming``). Model code uses
 ``keras.ops`` only: the same layers run on the TensorFlow, JAX and PyTorch backends.
+
+Every layer passes its dtype policy on to the layers it holds, so ``dtype="bfloat16"``
+(or ``"mixed_bfloat16"``) on a model reaches each matmul. Layer keyword arguments
+(``name``, ``dtype``, ``trainable``) go to ``keras.layers.Layer``.
 """
+
+from __future__ import annotations
 
 import math
 
@@ -34,18 +40,26 @@ def sinusoid_table(num_positions, dim):
     return table.astype(np.float32)
 
 
-def layer_norm(eps, name):
-    return layers.LayerNormalization(epsilon=eps, name=name)
+def layer_norm(eps, name, dtype=None):
+    return layers.LayerNormalization(epsilon=eps, name=name, dtype=dtype)
 
 
+@keras.saving.register_keras_serializable(package="videomae_tf")
 class TubeletEmbedding(layers.Layer):
     """Conv3d with kernel = stride = (tubelet, patch, patch): clip -> (B, N, D) tokens.
 
     Tokens come out in (t, h, w) raster order, time outermost, like the official
-    ``PatchEmbed`` followed by ``flatten(2).transpose(1, 2)``.
+    ``PatchEmbed`` followed by ``flatten(2).transpose(1, 2)`` (see
+    ``docs/numerics.md#tubelet-embedding``).
+
+    Args:
+        embed_dim: width D of a token.
+        patch_size: the spatial side of a patch, in pixels.
+        tubelet_size: frames per token.
     """
 
-    def __init__(self, embed_dim, patch_size=16, tubelet_size=2, **kwargs):
+    def __init__(self, embed_dim: int, patch_size: int = 16, tubelet_size: int = 2,
+                 **kwargs):
         super().__init__(**kwargs)
         self.embed_dim = embed_dim
         self.patch_size = patch_size
@@ -58,6 +72,7 @@ class TubeletEmbedding(layers.Layer):
             data_format="channels_last",
             kernel_initializer="glorot_uniform",
             name="proj",
+            dtype=self.dtype_policy,
         )
 
     def build(self, input_shape):
@@ -77,14 +92,22 @@ class TubeletEmbedding(layers.Layer):
         return config
 
 
+@keras.saving.register_keras_serializable(package="videomae_tf")
 class Attention(layers.Layer):
-    """Multi-head self-attention with the official q_bias / v_bias (k has no bias).
+    """Multi-head self-attention with the official q_bias / v_bias (k has no bias)
+    (``docs/numerics.md#attention``).
 
-    ``cosine=True`` is VideoMAE V2's optional cosine attention: normalised q and k,
-    scaled by exp(min(scale, ln 100)) with a learnable per-head ``scale``.
+    Args:
+        dim: the token width.
+        num_heads: attention heads.
+        qkv_bias: learn q_bias and v_bias.
+        head_dim: width of a head (default ``dim // num_heads``).
+        cosine: VideoMAE V2's optional cosine attention: normalised q and k, scaled by
+            exp(min(scale, ln 100)) with a learnable per-head ``scale``.
     """
 
-    def __init__(self, dim, num_heads, qkv_bias=True, head_dim=None, cosine=False, **kwargs):
+    def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True,
+                 head_dim: int | None = None, cosine: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.dim = dim
         self.num_heads = num_heads
@@ -94,10 +117,12 @@ class Attention(layers.Layer):
         inner = self.head_dim * num_heads
         self.inner_dim = inner
         self.qkv = layers.Dense(
-            3 * inner, use_bias=False, kernel_initializer=dense_init(), name="qkv"
+            3 * inner, use_bias=False, kernel_initializer=dense_init(), name="qkv",
+            dtype=self.dtype_policy,
         )
         self.proj = layers.Dense(
-            dim, kernel_initializer=dense_init(), bias_initializer="zeros", name="proj"
+            dim, kernel_initializer=dense_init(), bias_initializer="zeros", name="proj",
+            dtype=self.dtype_policy,
         )
 
     def build(self, input_shape):
@@ -157,15 +182,23 @@ def gelu(x):
     return 0.5 * x * (1.0 + ops.erf(x * (1.0 / math.sqrt(2.0))))
 
 
+@keras.saving.register_keras_serializable(package="videomae_tf")
 class Mlp(layers.Layer):
-    """fc1 -> exact (erf) GELU -> fc2."""
+    """fc1 -> exact (erf) GELU -> fc2.
 
-    def __init__(self, dim, hidden_dim, **kwargs):
+    Args:
+        dim: the input and output width.
+        hidden_dim: the width between fc1 and fc2.
+    """
+
+    def __init__(self, dim: int, hidden_dim: int, **kwargs):
         super().__init__(**kwargs)
         self.dim = dim
         self.hidden_dim = hidden_dim
-        self.fc1 = layers.Dense(hidden_dim, kernel_initializer=dense_init(), name="fc1")
-        self.fc2 = layers.Dense(dim, kernel_initializer=dense_init(), name="fc2")
+        self.fc1 = layers.Dense(hidden_dim, kernel_initializer=dense_init(), name="fc1",
+                                dtype=self.dtype_policy)
+        self.fc2 = layers.Dense(dim, kernel_initializer=dense_init(), name="fc2",
+                                dtype=self.dtype_policy)
 
     def build(self, input_shape):
         self.fc1.build(input_shape)
@@ -180,10 +213,16 @@ class Mlp(layers.Layer):
         return config
 
 
+@keras.saving.register_keras_serializable(package="videomae_tf")
 class DropPath(layers.Layer):
-    """Stochastic depth per sample: drops the whole residual branch of a sample."""
+    """Stochastic depth per sample: drops the whole residual branch of a sample.
 
-    def __init__(self, rate=0.0, seed=None, **kwargs):
+    Args:
+        rate: the probability that a sample's branch is dropped (in training only).
+        seed: seed of the layer's random generator.
+    """
+
+    def __init__(self, rate: float = 0.0, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
         self.rate = float(rate)
         self.seed = seed
@@ -203,20 +242,33 @@ class DropPath(layers.Layer):
         return config
 
 
+@keras.saving.register_keras_serializable(package="videomae_tf")
 class Block(layers.Layer):
-    """Pre-norm transformer block with optional layer scale (gamma_1, gamma_2)."""
+    """Pre-norm transformer block with optional layer scale (gamma_1, gamma_2).
+
+    Args:
+        dim: the token width.
+        num_heads: attention heads.
+        mlp_ratio: the MLP's hidden width over ``dim``.
+        qkv_bias: the attention's q_bias and v_bias.
+        head_dim: width of an attention head (default ``dim // num_heads``).
+        drop_path: stochastic depth rate of both residual branches.
+        init_values: layer scale: gamma_1 and gamma_2 start at this (0: no layer scale).
+        eps: epsilon of norm1 and norm2.
+        cosine_attention: VideoMAE V2's cosine attention.
+    """
 
     def __init__(
         self,
-        dim,
-        num_heads,
-        mlp_ratio=4.0,
-        qkv_bias=True,
-        head_dim=None,
-        drop_path=0.0,
-        init_values=0.0,
-        eps=1e-6,
-        cosine_attention=False,
+        dim: int,
+        num_heads: int,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        head_dim: int | None = None,
+        drop_path: float = 0.0,
+        init_values: float = 0.0,
+        eps: float = 1e-6,
+        cosine_attention: bool = False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -229,11 +281,13 @@ class Block(layers.Layer):
         self.init_values = float(init_values or 0.0)
         self.eps = eps
         self.cosine_attention = cosine_attention
-        self.norm1 = layer_norm(eps, "norm1")
-        self.attn = Attention(dim, num_heads, qkv_bias, head_dim, cosine_attention, name="attn")
-        self.norm2 = layer_norm(eps, "norm2")
-        self.mlp = Mlp(dim, int(dim * mlp_ratio), name="mlp")
-        self.drop_path = DropPath(self.drop_path_rate, name="drop_path")
+        dtype = self.dtype_policy
+        self.norm1 = layer_norm(eps, "norm1", dtype)
+        self.attn = Attention(dim, num_heads, qkv_bias, head_dim, cosine_attention, name="attn",
+                              dtype=dtype)
+        self.norm2 = layer_norm(eps, "norm2", dtype)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), name="mlp", dtype=dtype)
+        self.drop_path = DropPath(self.drop_path_rate, name="drop_path", dtype=dtype)
 
     def build(self, input_shape):
         for sub in (self.norm1, self.attn, self.norm2, self.mlp):

@@ -1,4 +1,5 @@
-"""The MA-52 micro-action model (SPEC 9): a VideoMAE backbone returning the normalised token
+"""The MA-52 micro-action model (``docs/numerics.md#ma52``): a VideoMAE backbone returning
+the normalised token
 map, a video head (I3D, TSN or TimeSformer; linear or ArcFace), and optionally the
 frame-assisting and coarse (7 body-part classes) assisting heads.
 
@@ -17,6 +18,7 @@ from videomae_tf.data.ma52 import NUM_COARSE, NUM_FINE
 from videomae_tf.models.classifier import VideoMAEClassifier
 from videomae_tf.models.heads import (HEAD_DROPOUT, FrameAssistHead, classifier_layer,
                                       pool_token_map)
+from videomae_tf.models.options import layer_config
 
 
 @keras.saving.register_keras_serializable(package="videomae_tf")
@@ -34,7 +36,10 @@ class MicroActionModel(keras.Model):
         arcface: None (linear classifiers), "target" (standard ArcFace, margin on the
             target class in training, applied by the loss) or "all" (the solution's: the
             margin on every class, in training and testing).
-        arcface_scale, arcface_margin: s and m. se_reduction: the SE gate's r (16).
+        arcface_scale, arcface_margin: s and m.
+        se_reduction: the SE gate's r (16).
+        name, dtype, trainable: as ``keras.Model`` (the dtype policy reaches the backbone
+            and the heads).
     """
 
     def __init__(self, backbone: dict | None = None, head: str = "tsn",
@@ -42,32 +47,36 @@ class MicroActionModel(keras.Model):
                  num_coarse: int = NUM_COARSE, frame_assist: bool = True,
                  coarse_assist: bool = False, arcface: str | None = None,
                  arcface_scale: float = 30.0, arcface_margin: float = 0.5,
-                 se_reduction: int = 16, name: str = "micro_action_model", **kwargs):
-        super().__init__(name=name, **kwargs)
+                 se_reduction: int = 16, name: str = "micro_action_model",
+                 dtype: str | keras.DTypePolicy | None = None, trainable: bool = True):
+        super().__init__(name=name, dtype=dtype, trainable=trainable)
+        self._dtype_arg = dtype
         if head not in HEAD_DROPOUT:
             raise ValueError(f"unknown head {head!r}; known: {sorted(HEAD_DROPOUT)}")
         if arcface not in (None, "target", "all"):
             raise ValueError(f"arcface must be None, 'target' or 'all', got {arcface!r}")
         options = dict(backbone or {})
         options.pop("name", None)
-        options.update(num_classes=0, use_mean_pooling=False)
+        options.update(num_classes=0, use_mean_pooling=False, dtype=self.dtype_policy)
         self.backbone = VideoMAEClassifier(**options)
         self.backbone_config = {k: v for k, v in self.backbone.get_config().items()
-                                if k not in ("name", "num_classes", "use_mean_pooling")}
+                                if k not in ("name", "dtype", "num_classes", "use_mean_pooling")}
         self.head_type, self.num_classes, self.num_coarse = head, int(num_classes), int(num_coarse)
         self.dropout_rate = HEAD_DROPOUT[head] if dropout is None else float(dropout)
         self.frame_assist, self.coarse_assist = bool(frame_assist), bool(coarse_assist)
         self.arcface, self.arcface_scale = arcface, float(arcface_scale)
         self.arcface_margin, self.se_reduction = float(arcface_margin), int(se_reduction)
-        arc = dict(scale=self.arcface_scale, margin=self.arcface_margin)
-        self.dropout = layers.Dropout(self.dropout_rate, name="head_dropout")
+        dtype = self.dtype_policy
+        arc = dict(scale=self.arcface_scale, margin=self.arcface_margin, dtype=dtype)
+        self.dropout = layers.Dropout(self.dropout_rate, name="head_dropout", dtype=dtype)
         self.fine_classifier = classifier_layer(self.num_classes, arcface, "fine_classifier", **arc)
         self.fine_frames = (FrameAssistHead(self.num_classes, self.se_reduction,
-                                            name="fine_frames") if self.frame_assist else None)
+                                            name="fine_frames", dtype=dtype)
+                            if self.frame_assist else None)
         self.coarse_classifier = (classifier_layer(self.num_coarse, arcface, "coarse_classifier",
                                                    **arc) if self.coarse_assist else None)
         self.coarse_frames = (FrameAssistHead(self.num_coarse, self.se_reduction,
-                                              name="coarse_frames")
+                                              name="coarse_frames", dtype=dtype)
                               if self.coarse_assist and self.frame_assist else None)
         self.build((None,) + self.backbone.clip_shape)
 
@@ -105,8 +114,8 @@ class MicroActionModel(keras.Model):
         return self.backbone.load_encoder_weights(source)
 
     def get_config(self):
-        return dict(name=self.name, backbone=dict(self.backbone_config), head=self.head_type,
-                    dropout=self.dropout_rate, num_classes=self.num_classes,
+        return dict(layer_config(self, self._dtype_arg), backbone=dict(self.backbone_config),
+                    head=self.head_type, dropout=self.dropout_rate, num_classes=self.num_classes,
                     num_coarse=self.num_coarse, frame_assist=self.frame_assist,
                     coarse_assist=self.coarse_assist, arcface=self.arcface,
                     arcface_scale=self.arcface_scale, arcface_margin=self.arcface_margin,

@@ -1,12 +1,20 @@
-"""Checks of model constructor options: a wrong value is one ValueError naming the option,
-before any layer is built (instead of a ZeroDivisionError or a Keras layer's complaint)."""
+"""Checks of model constructor options: a wrong value is one InputError (a ValueError)
+naming the option, before any layer is built (instead of a ZeroDivisionError or a Keras
+layer's complaint)."""
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 
-__all__ = ["check_model_options"]
+from videomae_tf.errors import InputError
+
+__all__ = ["LAYER_ARGS", "check_model_options", "layer_config", "reject_unknown",
+           "signature_defaults"]
+
+#: The Keras arguments every model and layer takes besides its own options.
+LAYER_ARGS = ("name", "dtype", "trainable")
 
 _INT_AT_LEAST_1 = ("patch_size", "num_frames", "tubelet_size", "in_chans", "embed_dim", "depth",
                    "num_heads", "head_dim", "decoder_embed_dim", "decoder_depth",
@@ -28,10 +36,10 @@ def _is_number(value) -> bool:
 
 
 def check_model_options(options: dict, model: str) -> None:
-    """Raise ValueError for the first option of ``options`` outside its type or range
+    """Raise InputError for the first option of ``options`` outside its type or range
     (``None`` is accepted where it means "the default")."""
     def fail(key, expected):
-        raise ValueError(f"{model}: {key}={options[key]!r}; expected {expected}")
+        raise InputError(f"{model}: {key}={options[key]!r}; expected {expected}")
 
     for key, value in options.items():
         if value is None:
@@ -54,5 +62,30 @@ def check_model_options(options: dict, model: str) -> None:
     for width, heads in (("embed_dim", "num_heads"), ("decoder_embed_dim", "decoder_num_heads")):
         if options.get("head_dim") is None and width in options and heads in options \
                 and options[width] % options[heads]:
-            raise ValueError(f"{model}: {width}={options[width]} is not divisible by "
+            raise InputError(f"{model}: {width}={options[width]} is not divisible by "
                              f"{heads}={options[heads]} (or give head_dim)")
+
+
+def signature_defaults(function, exclude=LAYER_ARGS) -> dict:
+    """{option: default} of ``function``'s named parameters (not ``self``, ``exclude`` or
+    ``**kwargs``): the defaults dicts are read off the constructor signatures, so that
+    each default is written once."""
+    return {name: p.default for name, p in inspect.signature(function).parameters.items()
+            if name != "self" and name not in exclude
+            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+def reject_unknown(unknown: dict, what: str = "encoder") -> None:
+    """The TypeError for constructor keywords no option matches."""
+    if unknown:
+        raise TypeError(f"unknown {what} options: {sorted(unknown)}")
+
+
+def layer_config(layer, dtype) -> dict:
+    """The Keras arguments of a model's config: its name, and the dtype policy when one
+    was given to the constructor (``dtype``; left out otherwise, so that a rebuilt model
+    follows the global policy as the original did, and sidecars stay as they were)."""
+    config = {"name": layer.name}
+    if dtype is not None:
+        config["dtype"] = layer.dtype_policy.name
+    return config
