@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 
 _MODELS = (
     "ARCHITECTURES",
+    "VideoMAEBackbone",
     "VideoMAEClassifier",
     "VideoMAEEncoder",
     "VideoMAEPretrainer",
@@ -24,6 +25,7 @@ _MODELS = (
     "VideoMAE_ViTL16PT",
     "VideoMAE_ViTS16FT",
     "VideoMAE_ViTS16PT",
+    "backbone_model",
     "count_parameters",
     "finetune_model",
     "load_model",

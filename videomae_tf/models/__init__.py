@@ -1,5 +1,7 @@
-"""Keras 3 VideoMAE models: encoder, classifier, masked autoencoder and the named architectures."""
+"""Keras 3 VideoMAE models: encoder, feature backbone, classifier, masked autoencoder and the
+named architectures."""
 
+from videomae_tf.models.backbone import VideoMAEBackbone
 from videomae_tf.models.classifier import VideoMAEClassifier
 from videomae_tf.models.encoder import VideoMAEEncoder
 from videomae_tf.models.heads import ArcFace, FrameAssistHead
@@ -25,6 +27,7 @@ from videomae_tf.models.architectures import (
     VideoMAE_ViTL16PT,
     VideoMAE_ViTS16FT,
     VideoMAE_ViTS16PT,
+    backbone_model,
     count_parameters,
     finetune_model,
     model_from_config,

@@ -1,4 +1,5 @@
-"""Named architectures (SPEC 1 and 5) and the factories built from them.
+"""Named architectures (encoder sizes: ``docs/numerics.md#tubelet-embedding``; decoders:
+``docs/numerics.md#pretraining-decoder``) and the factories built from them.
 
 Architectures are data: ``ARCHITECTURES`` holds the encoder of each size and the
 decoder of its pretraining model for V1 and V2. ``VideoMAE_ViTB16FT(num_classes=174)``
@@ -7,6 +8,8 @@ and friends build models from that table with keyword overrides.
 
 import keras
 
+from videomae_tf.errors import InputError
+from videomae_tf.models.backbone import BACKBONE_DEFAULTS, VideoMAEBackbone
 from videomae_tf.models.classifier import CLASSIFIER_DEFAULTS, VideoMAEClassifier
 from videomae_tf.models.pretrainer import PRETRAINER_DEFAULTS, VideoMAEPretrainer
 
@@ -39,7 +42,7 @@ ARCHITECTURES = {
 
 
 def _check_options(options, allowed, what):
-    unknown = set(options) - set(allowed) - {"name", "dtype"}
+    unknown = set(options) - set(allowed) - {"name", "dtype", "trainable"}
     if unknown:
         raise TypeError(f"unknown {what} options {sorted(unknown)}; allowed: {sorted(allowed)}")
 
@@ -55,22 +58,31 @@ def architecture_name(config: dict) -> str | None:
     return None
 
 
+def _architecture(arch) -> dict:
+    if arch not in ARCHITECTURES:
+        raise InputError(f"unknown architecture {arch!r}; known: {sorted(ARCHITECTURES)}")
+    return ARCHITECTURES[arch]
+
+
 def finetune_model(arch, **overrides):
     """A classifier of a named architecture ("vit_s", ... "vit_g") with overrides."""
-    if arch not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {arch!r}; known: {sorted(ARCHITECTURES)}")
+    encoder = _architecture(arch)["encoder"]
     _check_options(overrides, CLASSIFIER_DEFAULTS, "fine-tuning model")
-    config = dict(ARCHITECTURES[arch]["encoder"], **overrides)
-    return VideoMAEClassifier(**config)
+    return VideoMAEClassifier(**dict(encoder, **overrides))
+
+
+def backbone_model(arch, **overrides):
+    """A ``VideoMAEBackbone`` of a named architecture with overrides."""
+    encoder = _architecture(arch)["encoder"]
+    _check_options(overrides, BACKBONE_DEFAULTS, "backbone")
+    return VideoMAEBackbone(**dict(encoder, **overrides))
 
 
 def pretrain_model(arch, version="v1", **overrides):
     """A masked autoencoder of a named architecture; ``version`` picks V1 or V2's decoder."""
-    if arch not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {arch!r}; known: {sorted(ARCHITECTURES)}")
-    decoders = ARCHITECTURES[arch]["decoder"]
+    decoders = _architecture(arch)["decoder"]
     if version not in decoders:
-        raise ValueError(f"{arch} has no {version} pretraining model; known: {sorted(decoders)}")
+        raise InputError(f"{arch} has no {version} pretraining model; known: {sorted(decoders)}")
     _check_options(overrides, PRETRAINER_DEFAULTS, "pretraining model")
     config = dict(ARCHITECTURES[arch]["encoder"], **decoders[version])
     config.update(overrides)
@@ -78,7 +90,8 @@ def pretrain_model(arch, version="v1", **overrides):
 
 
 def model_from_config(config):
-    """Build a model from a config dict: ``{"task": "finetune"|"pretrain", ...options}``.
+    """Build a model from a config dict: ``{"task": "finetune"|"pretrain"|"backbone"|
+    "micro_action", ...options}``.
 
     ``arch`` (optional) starts from a named architecture; the other keys override.
     This is the format of the JSON sidecar the converter writes next to its outputs.
@@ -91,15 +104,17 @@ def model_from_config(config):
         return finetune_model(arch, **config) if arch else VideoMAEClassifier(**config)
     if task == "pretrain":
         return pretrain_model(arch, version, **config) if arch else VideoMAEPretrainer(**config)
+    if task == "backbone":
+        return backbone_model(arch, **config) if arch else VideoMAEBackbone(**config)
     if task == "micro_action":
         from videomae_tf.models.micro_action import MicroActionModel
 
         backbone = dict(config.pop("backbone", None) or {})
         if arch:
-            backbone = dict(ARCHITECTURES[arch]["encoder"], **backbone)
+            backbone = dict(_architecture(arch)["encoder"], **backbone)
         return MicroActionModel(backbone=backbone, **config)
-    raise ValueError(f"config 'task' must be 'finetune', 'pretrain' or 'micro_action', got "
-                     f"{task!r}")
+    raise InputError(f"config 'task' must be 'finetune', 'pretrain', 'backbone' or "
+                     f"'micro_action', got {task!r}")
 
 
 def VideoMAE_ViTS16FT(**kwargs):

@@ -4,14 +4,20 @@
 fine-tuning model carries them at the top level (``blocks.0``...) as the official
 classifier does, while the pretraining model nests them in an ``encoder`` layer
 (``encoder.blocks.0``...). The same code serves both.
+
+The encoder options are written once, in ``VideoMAEEncoder``'s signature (types,
+defaults) and docstring (``ENCODER_ARGS``); ``ENCODER_DEFAULTS`` is read off that
+signature, and the models that carry an encoder take the same options by name.
 """
+
+from __future__ import annotations
 
 import keras
 import numpy as np
 from keras import layers, ops
 
 from videomae_tf.models.layers import Block, TubeletEmbedding, dense_init, layer_norm, sinusoid_table
-from videomae_tf.models.options import check_model_options
+from videomae_tf.models.options import check_model_options, reject_unknown, signature_defaults
 
 
 def as_pair(size):
@@ -21,34 +27,45 @@ def as_pair(size):
     return int(size), int(size)
 
 
-ENCODER_DEFAULTS = dict(
-    img_size=224,
-    patch_size=16,
-    num_frames=16,
-    tubelet_size=2,
-    in_chans=3,
-    embed_dim=768,
-    depth=12,
-    num_heads=12,
-    mlp_ratio=4.0,
-    qkv_bias=True,
-    head_dim=None,
-    drop_path_rate=0.0,
-    init_values=0.0,
-    layer_norm_eps=1e-6,
-    cosine_attention=False,
-    use_cls_token=False,
-    learned_pos_embed=False,
-)
+#: The Args of the encoder options, shared by the docstrings of the models that take them.
+ENCODER_ARGS = """
+        img_size: frame size, a side or (height, width), in pixels.
+        patch_size: the spatial side of a tubelet, in pixels.
+        num_frames: frames per clip.
+        tubelet_size: frames per tubelet (token).
+        in_chans: channels per frame.
+        embed_dim: token width D.
+        depth: transformer blocks.
+        num_heads: attention heads.
+        mlp_ratio: MLP hidden width over ``embed_dim``.
+        qkv_bias: the attention's q_bias and v_bias.
+        head_dim: width of an attention head (default ``embed_dim // num_heads``).
+        drop_path_rate: stochastic depth of the last block (linear from 0 over the blocks).
+        init_values: layer scale init (0: no layer scale; VideoMAE V2 giant uses it).
+        layer_norm_eps: epsilon of the blocks' LayerNorms.
+        cosine_attention: VideoMAE V2's cosine attention.
+        use_cls_token: a learned CLS token in front of the patch tokens.
+        learned_pos_embed: a learned position table instead of the fixed sin/cos one
+            (``docs/numerics.md#position-table``)."""
+
+
+def document_encoder_args(cls):
+    """Class decorator: ``ENCODER_ARGS`` in place of ``{encoder_args}`` in the docstring."""
+    if cls.__doc__:
+        cls.__doc__ = cls.__doc__.replace("{encoder_args}", ENCODER_ARGS)
+    return cls
+
+
+def encoder_options(values: dict) -> dict:
+    """The encoder options among a constructor's ``locals()``."""
+    return {key: values[key] for key in ENCODER_DEFAULTS}
 
 
 class EncoderStack:
     """Mixin holding patch_embed, the position table and the blocks on ``self``."""
 
     def _init_encoder(self, **kwargs):
-        unknown = set(kwargs) - set(ENCODER_DEFAULTS)
-        if unknown:
-            raise TypeError(f"unknown encoder options: {sorted(unknown)}")
+        reject_unknown(set(kwargs) - set(ENCODER_DEFAULTS))
         cfg = dict(ENCODER_DEFAULTS, **kwargs)
         check_model_options(cfg, type(self).__name__)
         cfg["img_size"] = as_pair(cfg["img_size"])
@@ -64,7 +81,9 @@ class EncoderStack:
         self.num_patches = int(np.prod(self.grid))
         self.embed_dim = cfg["embed_dim"]
         self.num_prefix_tokens = 1 if cfg["use_cls_token"] else 0
-        self.patch_embed = TubeletEmbedding(cfg["embed_dim"], p, t, name="patch_embed")
+        dtype = self.dtype_policy
+        self.patch_embed = TubeletEmbedding(cfg["embed_dim"], p, t, name="patch_embed",
+                                            dtype=dtype)
         rates = np.linspace(0, cfg["drop_path_rate"], cfg["depth"])
         self.blocks = [
             Block(
@@ -78,6 +97,7 @@ class EncoderStack:
                 eps=cfg["layer_norm_eps"],
                 cosine_attention=cfg["cosine_attention"],
                 name=f"blocks_{i}",
+                dtype=dtype,
             )
             for i in range(cfg["depth"])
         ]
@@ -151,16 +171,50 @@ def gather_tokens(x, index):
 
 
 @keras.saving.register_keras_serializable(package="videomae_tf")
+@document_encoder_args
 class VideoMAEEncoder(EncoderStack, layers.Layer):
-    """The pretraining encoder: sees the visible tokens only and ends in ``norm``."""
+    """The pretraining encoder: sees the visible tokens only and ends in ``norm``.
 
-    def __init__(self, final_norm=True, **kwargs):
-        layer_kwargs = {k: kwargs.pop(k) for k in ("name", "dtype", "trainable") if k in kwargs}
-        super().__init__(**layer_kwargs)
-        self._init_encoder(**kwargs)
+    ``call(clip, visible_index=None)``: clips (B, T, H, W, C), channels-last and
+    normalised; ``visible_index`` (B, K) the tokens to keep (all when None). Returns the
+    tokens (B, K, D), after ``norm`` with ``final_norm``.
+
+    Args:{encoder_args}
+        final_norm: end in a LayerNorm ``norm`` (the official pretraining encoder does).
+        name, dtype, trainable: as ``keras.layers.Layer``.
+    """
+
+    def __init__(
+        self,
+        img_size: int | tuple[int, int] = 224,
+        patch_size: int = 16,
+        num_frames: int = 16,
+        tubelet_size: int = 2,
+        in_chans: int = 3,
+        embed_dim: int = 768,
+        depth: int = 12,
+        num_heads: int = 12,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        head_dim: int | None = None,
+        drop_path_rate: float = 0.0,
+        init_values: float = 0.0,
+        layer_norm_eps: float = 1e-6,
+        cosine_attention: bool = False,
+        use_cls_token: bool = False,
+        learned_pos_embed: bool = False,
+        final_norm: bool = True,
+        name: str | None = None,
+        dtype: str | keras.DTypePolicy | None = None,
+        trainable: bool = True,
+        **unknown,
+    ):
+        reject_unknown(unknown)
+        super().__init__(name=name, dtype=dtype, trainable=trainable)
+        self._init_encoder(**encoder_options(locals()))
         self.final_norm = bool(final_norm)
         eps = self.encoder_config["layer_norm_eps"]
-        self.norm = layer_norm(eps, "norm") if self.final_norm else None
+        self.norm = layer_norm(eps, "norm", self.dtype_policy) if self.final_norm else None
 
     def build(self, clip_shape):
         self._build_encoder(clip_shape)
@@ -178,3 +232,8 @@ class VideoMAEEncoder(EncoderStack, layers.Layer):
         config = super().get_config()
         config.update(self.encoder_config, final_norm=self.final_norm)
         return config
+
+
+#: Every encoder option with its default (from ``VideoMAEEncoder``'s signature).
+ENCODER_DEFAULTS = signature_defaults(VideoMAEEncoder.__init__,
+                                      exclude=("final_norm", "name", "dtype", "trainable"))

@@ -6,16 +6,21 @@ encoder sees, ``reconstruct_index`` (B, N_reconstruct) the tokens the decoder pr
 each in ascending token order. VideoMAE V1 reconstructs every encoder-masked token;
 V2's decoder mask reconstructs only the tokens it leaves unmasked (which may include
 encoder-visible ones). ``reconstruct()`` accepts the boolean masks of the official
-code (True = masked) and turns them into indices.
+code (True = masked) and turns them into indices. See ``docs/numerics.md#pretraining-decoder``
+and ``docs/numerics.md#targets``.
 """
+
+from __future__ import annotations
 
 import keras
 import numpy as np
 from keras import layers, ops
 
 from videomae_tf.data.transforms.normalization import IMAGENET_MEAN, IMAGENET_STD
-from videomae_tf.models.encoder import ENCODER_DEFAULTS, VideoMAEEncoder, gather_tokens
-from videomae_tf.models.options import check_model_options
+from videomae_tf.models.encoder import (ENCODER_DEFAULTS, VideoMAEEncoder, document_encoder_args,
+                                        encoder_options, gather_tokens)
+from videomae_tf.models.options import (check_model_options, layer_config, reject_unknown,
+                                        signature_defaults)
 from videomae_tf.models.layers import Block, dense_init, layer_norm, sinusoid_table
 
 
@@ -97,22 +102,43 @@ def masks_to_indices(encoder_mask, decoder_mask=None):
 
 @keras.saving.register_keras_serializable(package="videomae_tf")
 class VideoMAEDecoder(layers.Layer):
-    """Decoder blocks, then norm + head on the last ``num_reconstruct`` tokens only."""
+    """Decoder blocks, then norm + head on the last ``num_reconstruct`` tokens only.
 
-    def __init__(self, embed_dim, depth, num_heads, num_outputs, mlp_ratio=4.0, qkv_bias=True,
-                 head_dim=None, init_values=0.0, eps=1e-6, norm_eps=None, **kwargs):
+    ``call(x, num_reconstruct)``: x (B, K, embed_dim), the visible tokens followed by the
+    ``num_reconstruct`` mask tokens; returns (B, num_reconstruct, num_outputs).
+
+    Args:
+        embed_dim: the decoder's token width.
+        depth: decoder blocks.
+        num_heads: attention heads.
+        num_outputs: values predicted per token (3 * tubelet * patch * patch).
+        mlp_ratio: MLP hidden width over ``embed_dim``.
+        qkv_bias: the attention's q_bias and v_bias.
+        head_dim: width of an attention head (default ``embed_dim // num_heads``).
+        init_values: layer scale init (0: none).
+        eps: epsilon of the blocks' LayerNorms.
+        norm_eps: epsilon of the final ``norm`` (default ``eps``).
+        Other keyword arguments (name, dtype, trainable) go to ``keras.layers.Layer``.
+    """
+
+    def __init__(self, embed_dim: int, depth: int, num_heads: int, num_outputs: int,
+                 mlp_ratio: float = 4.0, qkv_bias: bool = True, head_dim: int | None = None,
+                 init_values: float = 0.0, eps: float = 1e-6, norm_eps: float | None = None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.config_ = dict(embed_dim=embed_dim, depth=depth, num_heads=num_heads,
                             num_outputs=num_outputs, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias,
                             head_dim=head_dim, init_values=init_values, eps=eps,
                             norm_eps=norm_eps)
+        dtype = self.dtype_policy
         self.blocks = [
             Block(embed_dim, num_heads, mlp_ratio, qkv_bias, head_dim, 0.0, init_values, eps,
-                  name=f"blocks_{i}")
+                  name=f"blocks_{i}", dtype=dtype)
             for i in range(depth)
         ]
-        self.norm = layer_norm(eps if norm_eps is None else norm_eps, "norm")
-        self.head = layers.Dense(num_outputs, kernel_initializer="glorot_uniform", name="head")
+        self.norm = layer_norm(eps if norm_eps is None else norm_eps, "norm", dtype)
+        self.head = layers.Dense(num_outputs, kernel_initializer="glorot_uniform", name="head",
+                                 dtype=dtype)
 
     def build(self, input_shape):
         for block in self.blocks:
@@ -132,6 +158,7 @@ class VideoMAEDecoder(layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="videomae_tf")
+@document_encoder_args
 class VideoMAEPretrainer(keras.Model):
     """VideoMAE (V1) / VideoMAE V2 masked autoencoder.
 
@@ -140,32 +167,62 @@ class VideoMAEPretrainer(keras.Model):
     for the reconstructed tokens. ``fit`` on such dicts trains with the official loss
     (``compute_loss`` builds the target from the clip itself).
 
-    Args beyond the encoder's: decoder_embed_dim, decoder_depth, decoder_num_heads,
-    decoder_mlp_ratio (default: the encoder's), decoder_eps (eps of decoder.norm, default
-    layer_norm_eps; transformers uses 1e-5 there), encoder_final_norm (the encoder's
-    ``norm``; official True, transformers keeps it only without mean pooling),
-    normalize_target (official True).
+    Args:
+        decoder_embed_dim: the decoder's token width.
+        decoder_depth: decoder blocks.
+        decoder_num_heads: the decoder's attention heads.
+        decoder_mlp_ratio: the decoder's MLP ratio (default: the encoder's ``mlp_ratio``).
+        decoder_eps: eps of decoder.norm (default ``layer_norm_eps``; transformers uses
+            1e-5 there).
+        encoder_final_norm: the encoder's ``norm`` (official True; transformers keeps it
+            only without mean pooling).
+        normalize_target: standardise each target patch (official True).
+        name: the model's name.
+        The encoder options, keyword-only:{encoder_args}
+        dtype, trainable: as ``keras.Model``.
     """
 
     def __init__(
         self,
-        decoder_embed_dim=384,
-        decoder_depth=4,
-        decoder_num_heads=6,
-        decoder_mlp_ratio=None,
-        decoder_eps=None,
-        encoder_final_norm=True,
-        normalize_target=True,
-        name="videomae_pretrainer",
-        **kwargs,
+        decoder_embed_dim: int = 384,
+        decoder_depth: int = 4,
+        decoder_num_heads: int = 6,
+        decoder_mlp_ratio: float | None = None,
+        decoder_eps: float | None = None,
+        encoder_final_norm: bool = True,
+        normalize_target: bool = True,
+        name: str = "videomae_pretrainer",
+        *,
+        img_size: int | tuple[int, int] = ENCODER_DEFAULTS["img_size"],
+        patch_size: int = ENCODER_DEFAULTS["patch_size"],
+        num_frames: int = ENCODER_DEFAULTS["num_frames"],
+        tubelet_size: int = ENCODER_DEFAULTS["tubelet_size"],
+        in_chans: int = ENCODER_DEFAULTS["in_chans"],
+        embed_dim: int = ENCODER_DEFAULTS["embed_dim"],
+        depth: int = ENCODER_DEFAULTS["depth"],
+        num_heads: int = ENCODER_DEFAULTS["num_heads"],
+        mlp_ratio: float = ENCODER_DEFAULTS["mlp_ratio"],
+        qkv_bias: bool = ENCODER_DEFAULTS["qkv_bias"],
+        head_dim: int | None = ENCODER_DEFAULTS["head_dim"],
+        drop_path_rate: float = ENCODER_DEFAULTS["drop_path_rate"],
+        init_values: float = ENCODER_DEFAULTS["init_values"],
+        layer_norm_eps: float = ENCODER_DEFAULTS["layer_norm_eps"],
+        cosine_attention: bool = ENCODER_DEFAULTS["cosine_attention"],
+        use_cls_token: bool = ENCODER_DEFAULTS["use_cls_token"],
+        learned_pos_embed: bool = ENCODER_DEFAULTS["learned_pos_embed"],
+        dtype: str | keras.DTypePolicy | None = None,
+        trainable: bool = True,
+        **unknown,
     ):
-        model_kwargs = {k: kwargs.pop(k) for k in ("dtype", "trainable") if k in kwargs}
+        reject_unknown(unknown)
         check_model_options(dict(decoder_embed_dim=decoder_embed_dim, decoder_depth=decoder_depth,
                                  decoder_num_heads=decoder_num_heads,
                                  decoder_mlp_ratio=decoder_mlp_ratio, decoder_eps=decoder_eps),
                             type(self).__name__)
-        super().__init__(name=name, **model_kwargs)
-        self.encoder = VideoMAEEncoder(name="encoder", final_norm=encoder_final_norm, **kwargs)
+        super().__init__(name=name, dtype=dtype, trainable=trainable)
+        self._dtype_arg = dtype
+        self.encoder = VideoMAEEncoder(name="encoder", final_norm=encoder_final_norm,
+                                       dtype=self.dtype_policy, **encoder_options(locals()))
         enc = self.encoder.encoder_config
         self.decoder_config = dict(
             decoder_embed_dim=int(decoder_embed_dim),
@@ -179,13 +236,13 @@ class VideoMAEPretrainer(keras.Model):
         self.patch_values = 3 * enc["tubelet_size"] * enc["patch_size"] ** 2
         self.encoder_to_decoder = layers.Dense(
             decoder_embed_dim, use_bias=False, kernel_initializer="glorot_uniform",
-            name="encoder_to_decoder",
+            name="encoder_to_decoder", dtype=self.dtype_policy,
         )
         self.decoder = VideoMAEDecoder(
             decoder_embed_dim, decoder_depth, decoder_num_heads, self.patch_values,
             mlp_ratio=self.decoder_config["decoder_mlp_ratio"], qkv_bias=enc["qkv_bias"],
             init_values=enc["init_values"], eps=enc["layer_norm_eps"], norm_eps=decoder_eps,
-            name="decoder",
+            name="decoder", dtype=self.dtype_policy,
         )
         self.decoder_pos_table = sinusoid_table(self.encoder.num_patches, decoder_embed_dim)
         self.build((None,) + self.encoder.clip_shape)
@@ -257,7 +314,7 @@ class VideoMAEPretrainer(keras.Model):
 
     def get_config(self):
         config = dict(self.encoder.encoder_config)
-        config.update(self.decoder_config, name=self.name)
+        config.update(self.decoder_config, **layer_config(self, self._dtype_arg))
         return config
 
     @classmethod
@@ -265,13 +322,5 @@ class VideoMAEPretrainer(keras.Model):
         return cls(**config)
 
 
-PRETRAINER_DEFAULTS = dict(
-    ENCODER_DEFAULTS,
-    decoder_embed_dim=384,
-    decoder_depth=4,
-    decoder_num_heads=6,
-    decoder_mlp_ratio=None,
-    decoder_eps=None,
-    encoder_final_norm=True,
-    normalize_target=True,
-)
+#: Every option a pretraining model takes, with its default (from its signature).
+PRETRAINER_DEFAULTS = signature_defaults(VideoMAEPretrainer.__init__)

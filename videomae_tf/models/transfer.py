@@ -8,8 +8,10 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from videomae_tf.errors import InputError
 from videomae_tf.files import check_space, replacing
 
+from videomae_tf.models.backbone import VideoMAEBackbone
 from videomae_tf.models.classifier import VideoMAEClassifier
 from videomae_tf.models.micro_action import MicroActionModel
 from videomae_tf.models.naming import official_weights
@@ -43,6 +45,8 @@ def model_config(model):
         return config
     if isinstance(model, VideoMAEClassifier):
         task = "finetune"
+    elif isinstance(model, VideoMAEBackbone):
+        task = "backbone"
     elif isinstance(model, VideoMAEPretrainer):
         task = "pretrain"
     else:
@@ -58,7 +62,7 @@ def save_weights(model, path, **metadata):
     leaves the previous pair (or none), never a truncated file."""
     path = Path(path)
     if not path.name.endswith(WEIGHTS_SUFFIX):
-        raise ValueError(f"weights files must end in {WEIGHTS_SUFFIX}, got {path}")
+        raise InputError(f"weights files must end in {WEIGHTS_SUFFIX}, got {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
     sidecar = json.dumps({"config": model_config(model), **metadata}, indent=2, sort_keys=True)
     check_space(path, weights_nbytes(model))
@@ -95,7 +99,7 @@ def load_weights_strictly(model, path) -> None:
     try:
         stored = collections.Counter(_file_weight_shapes(path))
     except OSError as e:
-        raise ValueError(f"{path} is not a readable Keras weights file ({e})") from None
+        raise InputError(f"{path} is not a readable Keras weights file ({e})") from None
     wanted = collections.Counter(tuple(w.shape) for w in model.weights)
     if stored != wanted:
         extra, missing = stored - wanted, wanted - stored
@@ -104,14 +108,14 @@ def load_weights_strictly(model, path) -> None:
             f"{sorted(extra)[:3]})" if extra else "",
             f"no values for {sum(missing.values())} of the model's weights (shapes "
             f"{sorted(missing)[:3]})" if missing else "") if part)
-        raise ValueError(f"{path} does not fit the model ({model.count_params():,} "
+        raise InputError(f"{path} does not fit the model ({model.count_params():,} "
                          f"parameters in {len(model.weights)} arrays): {detail}. Is the "
                          f"config (sidecar) the one saved with these weights?")
     try:
         model.load_weights(str(path))
     except ValueError as e:
         first = str(e).strip().splitlines()[0]
-        raise ValueError(f"{path} does not fit the model: {first}") from None
+        raise InputError(f"{path} does not fit the model: {first}") from None
 
 
 def load_model(path, **overrides):
@@ -126,9 +130,9 @@ def load_model(path, **overrides):
         raise FileNotFoundError(f"no model file at {path}")
     if path.suffix == ".keras":
         if overrides:
-            raise ValueError("overrides need a .weights.h5 file with its JSON sidecar")
+            raise InputError("overrides need a .weights.h5 file with its JSON sidecar")
         if not zipfile.is_zipfile(path):
-            raise ValueError(f"{path} is not a .keras file (a zip archive written by "
+            raise InputError(f"{path} is not a .keras file (a zip archive written by "
                              "model.save)")
         return keras.saving.load_model(str(path))
     if path.is_dir():
@@ -145,7 +149,7 @@ def load_model(path, **overrides):
                 f"and call model.load_weights()"
             )
     else:
-        raise ValueError(f"cannot load {path}: expected a .keras or {WEIGHTS_SUFFIX} file or "
+        raise InputError(f"cannot load {path}: expected a .keras or {WEIGHTS_SUFFIX} file or "
                          "a pretrained folder")
     model = model_from_config(dict(read_sidecar(config_file), **overrides))
     load_weights_strictly(model, weights)
@@ -164,31 +168,33 @@ def stored_class_names(path) -> list[str] | None:
 
 
 def read_sidecar(path) -> dict:
-    """The model config in a ``.json`` sidecar; a ValueError naming the file otherwise."""
+    """The model config in a ``.json`` sidecar; an InputError naming the file otherwise."""
     path = Path(path)
     try:
         sidecar = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path} is not valid JSON ({e}): the sidecar of a weights file "
+        raise InputError(f"{path} is not valid JSON ({e}): the sidecar of a weights file "
                          "holds the model config") from None
     config = sidecar.get("config") if isinstance(sidecar, dict) else None
     if not isinstance(config, dict):
-        raise ValueError(f"{path} has no \"config\" mapping: not a videomae_tf sidecar")
+        raise InputError(f"{path} has no \"config\" mapping: not a videomae_tf sidecar")
     return config
 
 
 def copy_encoder_weights(source, classifier):
-    """Copy the encoder of a pretrained model into ``classifier`` by name.
+    """Copy the encoder of a pretrained model into ``classifier`` (a ``VideoMAEClassifier``
+    or ``VideoMAEBackbone``) by name.
 
     ``source`` is a model, a model file or folder, an ``hf://`` handle or a zoo name
     (``videomae_tf.hub.resolve``). From a pretraining model, the official fine-tune rule:
     every encoder tensor but the final ``norm`` moves over, fc_norm and the head stay
     freshly initialised (a classifier without mean pooling, e.g. the MA-52 token-map
     backbone, keeps the encoder's ``norm`` as its own). From a fine-tuned classifier (e.g.
-    a K710 model as the start of another task): everything but the head moves over, its
-    final LayerNorm (fc_norm or norm) becoming the target's. Returns the copied keys.
+    a K710 model as the start of another task) or a backbone: everything but the head moves
+    over, its final LayerNorm (fc_norm or norm) becoming the target's. Returns the copied
+    keys.
     """
-    if not isinstance(source, (VideoMAEPretrainer, VideoMAEClassifier)):
+    if not isinstance(source, (VideoMAEPretrainer, VideoMAEClassifier, VideoMAEBackbone)):
         from videomae_tf.hub import resolve
 
         source = load_model(resolve(source))
@@ -198,7 +204,7 @@ def copy_encoder_weights(source, classifier):
         src = {k[len("encoder."):]: v for k, v in official_weights(source).items()
                if k.startswith("encoder.")
                and (token_map_target or not k.startswith("encoder.norm."))}
-    elif isinstance(source, VideoMAEClassifier):
+    elif isinstance(source, (VideoMAEClassifier, VideoMAEBackbone)):
         src = {k: v for k, v in official_weights(source).items() if not k.startswith("head.")}
         final = ("norm.", "fc_norm.") if "fc_norm.weight" in dst else ("fc_norm.", "norm.")
         src = {(final[1] + k[len(final[0]):] if k.startswith(final[0]) else k): v
@@ -207,18 +213,18 @@ def copy_encoder_weights(source, classifier):
         raise TypeError(f"expected a VideoMAE model, got {type(source).__name__}")
     missing = sorted(k for k in src if k not in dst)
     if missing:
-        raise ValueError(f"the classifier has no weights for {len(missing)} pretrained encoder "
+        raise InputError(f"the classifier has no weights for {len(missing)} pretrained encoder "
                          f"tensors ({', '.join(missing[:3])}, ...): the pretrained encoder is "
                          "larger (deeper or another patch size) than the classifier")
     uncovered = sorted(k for k in dst if k not in src and not k.startswith(_FRESH))
     if uncovered:
-        raise ValueError(f"the pretrained encoder has no weights for {len(uncovered)} of the "
+        raise InputError(f"the pretrained encoder has no weights for {len(uncovered)} of the "
                          f"classifier's encoder tensors ({', '.join(uncovered[:3])}, ...): it "
                          "is smaller (fewer blocks?) and they would stay random; build the "
                          "classifier with the pretrained depth and width")
     for key, variable in src.items():
         if tuple(dst[key].shape) != tuple(variable.shape):
-            raise ValueError(
+            raise InputError(
                 f"shape mismatch for {key}: pretrained {tuple(variable.shape)}, "
                 f"classifier {tuple(dst[key].shape)}"
             )
