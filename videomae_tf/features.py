@@ -186,19 +186,17 @@ def load_features(source: str | os.PathLike, names: Sequence[str], kind: str = P
 
 def feature_function(model, token_map: bool = False) -> Callable[[np.ndarray], dict]:
     """``clips -> {"pooled": (B, D)[, "tokens": (B, T', H', W', D)]}`` for a VideoMAE
-    classifier or pretraining model, compiled once on TensorFlow."""
+    classifier, backbone or pretraining model, compiled once on TensorFlow."""
     import keras
     from keras import ops
 
-    from videomae_tf.models import VideoMAEClassifier, VideoMAEPretrainer
+    from videomae_tf.models import VideoMAEPretrainer
+    from videomae_tf.models.backbone import EncoderModel
 
-    if isinstance(model, VideoMAEClassifier):
+    if isinstance(model, EncoderModel):  # a VideoMAEClassifier or VideoMAEBackbone
         def forward(clips):
-            tokens = model.forward_tokens(clips, training=False)
-            out = {POOLED: model.pool(tokens)}
-            if token_map:
-                out[TOKENS] = model.token_map(tokens)
-            return out
+            out = model.forward_backbone(clips, training=False)
+            return {POOLED: out["pooled"], **({TOKENS: out["token_map"]} if token_map else {})}
     elif isinstance(model, VideoMAEPretrainer):
         encoder = model.encoder
 
@@ -210,8 +208,8 @@ def feature_function(model, token_map: bool = False) -> Callable[[np.ndarray], d
                                                    encoder.embed_dim))
             return out
     else:
-        raise TypeError(f"features need a VideoMAE classifier or pretraining model, got "
-                        f"{type(model).__name__}")
+        raise TypeError(f"features need a VideoMAE classifier, backbone or pretraining model, "
+                        f"got {type(model).__name__}")
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
@@ -228,8 +226,8 @@ def extract_features(model, videos, output: str | os.PathLike, *, root=None,
     ``videos``: an annotation list file, ``VideoRecord``s or video paths; ``root``: the
     folder relative paths start from, and what output names are relative to. Videos
     already in ``output`` are skipped; videos that cannot be decoded are in the report's
-    ``failed`` and nothing else is lost. ``model``: a VideoMAE classifier, pretraining
-    model, or a path ``videomae_tf.load_model`` reads.
+    ``failed`` and nothing else is lost. ``model``: a VideoMAE classifier, backbone or
+    pretraining model, or a path ``videomae_tf.load_model`` reads.
     """
     from videomae_tf.data.annotations import VideoRecord, read_annotations
     from videomae_tf.models import load_model
