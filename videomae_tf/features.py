@@ -26,6 +26,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from videomae_tf.errors import InputError
 from videomae_tf.evaluation.predict import TestViews, views_dataset
 from videomae_tf.evaluation.progress import progress_bar
 from videomae_tf.files import check_space, write_bytes_atomic
@@ -78,7 +79,7 @@ def feature_names(paths: Sequence[str], root: str | os.PathLike | None = None) -
     seen: dict[str, str] = {}
     for name, path in zip(names, paths):
         if name in seen:
-            raise ValueError(f"two videos would write the same features '{name}': {seen[name]} "
+            raise InputError(f"two videos would write the same features '{name}': {seen[name]} "
                              f"and {path} (give their common folder as the root)")
         seen[name] = path
     return names
@@ -130,7 +131,7 @@ class _H5File:
         try:
             self.file = h5py.File(path, "a")
         except OSError as e:
-            raise ValueError(f"{path} exists and is not an HDF5 file we can append to ({e})") \
+            raise InputError(f"{path} exists and is not an HDF5 file we can append to ({e})") \
                 from None
         if self._PARTIAL in self.file:  # left by an interrupted run of ours
             del self.file[self._PARTIAL]
@@ -235,7 +236,7 @@ def extract_features(model, videos, output: str | os.PathLike, *, root=None,
     if isinstance(model, (str, os.PathLike)):
         model = load_model(model)
     if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        raise InputError(f"batch_size must be at least 1, got {batch_size}")
     if isinstance(videos, (str, os.PathLike)):
         records = read_annotations(videos, root=root)
     else:

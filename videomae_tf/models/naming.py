@@ -45,13 +45,3 @@ def to_keras_layout(key, array):
     if key.endswith(".weight") and array.ndim == 5:
         return array.transpose(2, 3, 4, 1, 0)
     return array
-
-
-def to_torch_layout(key, array):
-    """The inverse of ``to_keras_layout``."""
-    array = np.asarray(array)
-    if key.endswith(".weight") and array.ndim == 2:
-        return array.T
-    if key.endswith(".weight") and array.ndim == 5:
-        return array.transpose(4, 3, 0, 1, 2)
-    return array
