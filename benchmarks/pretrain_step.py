@@ -67,7 +67,7 @@ def pretrain_flops(model, num_visible, num_reconstruct):
 
 def batch_for(model, ratio, decoder_mask, batch, rng):
     from videomae_tf import masking
-    from videomae_tf.models.pretrainer import masks_to_indices
+    from videomae_tf.masking import visible_and_reconstructed
 
     grid = model.encoder.grid
     n = model.num_patches
@@ -82,7 +82,7 @@ def batch_for(model, ratio, decoder_mask, batch, rng):
         dmask = None  # V1: every masked token
     else:
         dmask = np.zeros((batch, n), bool)  # nothing masked: reconstruct all
-    visible, reconstruct = masks_to_indices(encoder_mask, dmask)
+    visible, reconstruct = visible_and_reconstructed(encoder_mask, dmask)
     return {"pixel_values": clip, "visible_index": visible, "reconstruct_index": reconstruct}
 
 

@@ -14,3 +14,8 @@ class UnknownNameError(InputError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class OptionError(InputError, TypeError):
+    """An option a function or model does not take: an InputError that ``except TypeError``
+    (what Python raises for an unexpected keyword) also catches."""

@@ -108,18 +108,36 @@ def batch_masks(kind, grid, ratio, batch_size, seed=None):
     return np.stack([make_mask(kind, grid, ratio, rng) for _ in range(batch_size)])
 
 
-def mask_to_indices(mask, count=None):
+def mask_to_indices(mask, count=None, what="kept"):
     """Indices of the False (kept) entries of a mask, ascending: (..., count) int32.
 
-    ``count`` (optional) is checked: every row must keep exactly that many tokens.
+    ``count`` (optional) is checked: every row must keep exactly that many tokens (they
+    stack into a static shape). ``what`` names the tokens in the error.
     """
     mask = np.asarray(mask, dtype=bool)
     rows = mask.reshape(-1, mask.shape[-1])
     kept = [np.flatnonzero(~row) for row in rows]
     sizes = {len(k) for k in kept}
     if len(sizes) != 1 or (count is not None and sizes != {count}):
-        raise InputError(f"rows keep {sorted(sizes)} tokens, expected one count ({count})")
+        expected = f"{count} in every row" if count is not None else "the same number in every row"
+        raise InputError(f"the masks keep {sorted(sizes)} {what} tokens; expected {expected}")
     return np.stack(kept).astype(np.int32).reshape(mask.shape[:-1] + (len(kept[0]),))
+
+
+def visible_and_reconstructed(encoder_mask, decoder_mask=None):
+    """Boolean masks (B, N), True = masked -> (visible_index, reconstruct_index), each
+    (B, K) int32: the tokens the encoder sees, and those the decoder predicts -- every
+    encoder-masked token (V1), or with VideoMAE V2's decoder mask the tokens it keeps.
+
+    Every sample must keep the same number (tube, random and running-cell masks all do).
+    """
+    encoder_mask = np.asarray(encoder_mask, dtype=bool)
+    if encoder_mask.ndim == 1:
+        encoder_mask = encoder_mask[None]
+    decoder_hides = (~encoder_mask if decoder_mask is None
+                     else np.asarray(decoder_mask, bool).reshape(encoder_mask.shape))
+    return (mask_to_indices(encoder_mask, what="encoder-visible"),
+            mask_to_indices(decoder_hides, what="reconstructed"))
 
 
 # --- TensorFlow versions: for tf.data maps and compiled code --------------------------

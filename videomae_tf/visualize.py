@@ -16,8 +16,9 @@ Predictions are put back as the official ``run_videomae_vis.py`` does (docs/nume
 normalised target (the official default) every predicted patch gets the ORIGINAL
 patch's statistics back, per channel: pixel = pred * (sqrt(unbiased var) + 1e-6) + mean;
 with ``normalize_target=False`` the prediction is the [0, 1] pixel itself. Visible
-patches show the original pixels. The pure-numpy pieces (``patchify``, ``unpatchify``,
-``reconstruct_video``, ``frame_grid``, ``labelled_figure``) are usable on their own.
+patches show the original pixels. The numpy pieces (``patchify``, ``unpatchify``,
+``reconstruct_video``, ``frame_grid``, ``labelled_figure``) are usable on their own;
+``patchify`` and ``patch_statistics`` are the model's own, returned as numpy.
 
 GIFs are written with OpenCV's animation writer (``cv2.imwriteanimation``, OpenCV >= 4.11,
 already a dependency) and, where that is missing, with Pillow if it is installed.
@@ -33,16 +34,14 @@ from videomae_tf import files
 from videomae_tf.data.transforms.normalization import IMAGENET_MEAN, IMAGENET_STD
 
 
-# ----------------------------------------------------------------------- pure numpy pieces
+# ----------------------------------------------------------------------- numpy pieces
 
 def patchify(video, patch_size, tubelet_size):
-    """(B, T, H, W, C) -> (B, N, tubelet * p * p, C): the model's token order (t, h, w) and
-    value order (t_in, y_in, x_in) within a patch."""
-    b, t, h, w, c = video.shape
-    p, s = patch_size, tubelet_size
-    x = video.reshape(b, t // s, s, h // p, p, w // p, p, c)
-    x = x.transpose(0, 1, 3, 5, 2, 4, 6, 7)
-    return x.reshape(b, (t // s) * (h // p) * (w // p), s * p * p, c)
+    """(B, T, H, W, C) -> (B, N, tubelet * p * p, C) as numpy: the model's ``patchify``
+    (token order (t, h, w), values (t_in, y_in, x_in) within a patch)."""
+    from videomae_tf.models import pretrainer
+
+    return np.asarray(pretrainer.patchify(video, patch_size, tubelet_size))
 
 
 def unpatchify(patches, grid, patch_size, tubelet_size):
@@ -56,10 +55,10 @@ def unpatchify(patches, grid, patch_size, tubelet_size):
 
 
 def patch_statistics(patches):
-    """Per patch and channel: mean and sqrt(unbiased variance) + 1e-6, each (B, N, 1, C)."""
-    mean = patches.mean(axis=2, keepdims=True)
-    std = np.sqrt(patches.var(axis=2, ddof=1, keepdims=True)) + 1e-6
-    return mean, std
+    """The model's ``patch_statistics`` as numpy: (mean, std), each (B, N, 1, C)."""
+    from videomae_tf.models import pretrainer
+
+    return tuple(np.asarray(x) for x in pretrainer.patch_statistics(patches))
 
 
 def unnormalize(clip, mean=IMAGENET_MEAN, std=IMAGENET_STD):

@@ -17,7 +17,7 @@ import videomae_tf
 
 SCRIPT = """
 import numpy as np, keras, videomae_tf
-from videomae_tf.models import masks_to_indices
+from videomae_tf.masking import visible_and_reconstructed
 d = {folder!r}
 clip = np.load(d + "/clip.npy")
 ft = videomae_tf.VideoMAE_ViTS16FT(num_classes=5, init_scale=1.0, **{tiny!r})
@@ -28,7 +28,7 @@ pt.load_weights(d + "/pt.weights.h5")
 enc, dec = np.load(d + "/enc.npy"), np.load(d + "/dec.npy")
 got = keras.ops.convert_to_numpy(pt.reconstruct(clip, enc, dec))
 np.testing.assert_allclose(got, np.load(d + "/pt.npy"), atol=1e-4)
-visible, rec = masks_to_indices(enc, dec)
+visible, rec = visible_and_reconstructed(enc, dec)
 pt.compile(optimizer="adamw")
 history = pt.fit(dict(pixel_values=clip, visible_index=visible, reconstruct_index=rec), epochs=2, verbose=0)
 assert np.isfinite(history.history["loss"]).all()

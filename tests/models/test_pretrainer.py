@@ -5,7 +5,8 @@ import pytest
 from tests.tiny_configs import TINY, TINY_CLIP, TINY_DECODER
 
 from videomae_tf import VideoMAE_ViTS16PT, masking
-from videomae_tf.models import masks_to_indices, reconstruction_loss, reconstruction_target
+from videomae_tf.masking import visible_and_reconstructed
+from videomae_tf.models import reconstruction_loss, reconstruction_target
 from videomae_tf.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 
@@ -57,7 +58,7 @@ def test_decoder_input_order_visible_first_then_reconstructed_ascending():
     model = VideoMAE_ViTS16PT(**TINY, **TINY_DECODER)
     clip = np.random.default_rng(3).normal(size=(1,) + TINY_CLIP).astype("float32")
     enc_mask = np.array([[0, 1, 1, 0, 1, 0, 1, 1]], bool)
-    visible, rec = masks_to_indices(enc_mask)
+    visible, rec = visible_and_reconstructed(enc_mask)
     np.testing.assert_array_equal(visible, [[0, 3, 5]])
     np.testing.assert_array_equal(rec, [[1, 2, 4, 6, 7]])
     # Rebuild the forward by hand from the model's own pieces.
@@ -77,7 +78,7 @@ def test_v2_decoder_mask_reconstructs_the_unmasked_tokens_including_visible_ones
     dec = np.tile([[1, 0, 1, 0, 0, 1, 1, 0]], (2, 1)).astype(bool)
     out = model.reconstruct(clip, enc, dec)
     assert out.shape == (2, 4, 1536)  # tokens 1, 3, 4, 7; token 3 is also visible
-    inputs = dict(zip(("visible_index", "reconstruct_index"), masks_to_indices(enc, dec)),
+    inputs = dict(zip(("visible_index", "reconstruct_index"), visible_and_reconstructed(enc, dec)),
                   pixel_values=clip)
     target = numpy_target(clip.astype(np.float64))[:, [1, 3, 4, 7]]
     per_token = ((np.asarray(out) - target) ** 2).mean(-1)
@@ -107,7 +108,7 @@ def test_fit_lowers_the_reconstruction_loss():
     clips = np.sin(0.3 * x[None, ..., None] + 0.2 * y[None, ..., None] + 0.5 * t[None, ..., None] + phase)
     clips = clips.astype("float32")  # smooth moving gratings: learnable structure
     masks = masking.batch_masks("tube", (2, 2, 2), 0.5, 16, seed=0)
-    visible, rec = masks_to_indices(masks)
+    visible, rec = visible_and_reconstructed(masks)
     inputs = {"pixel_values": clips, "visible_index": visible, "reconstruct_index": rec}
     # XLA: without it TensorFlow's CPU Conv3D filter gradient takes minutes a step
     model.compile(optimizer=keras.optimizers.AdamW(1e-2), jit_compile=True)

@@ -12,7 +12,8 @@ from tests.tiny_configs import TINY, TINY_CLIP, TINY_DECODER
 import videomae_tf
 from videomae_tf import VideoMAE_ViTS16FT, VideoMAE_ViTS16PT
 from videomae_tf.export import export_saved_model
-from videomae_tf.models import masks_to_indices, official_weights
+from videomae_tf.masking import visible_and_reconstructed
+from videomae_tf.models import official_weights
 
 CLIP = np.random.default_rng(0).normal(size=(2,) + TINY_CLIP).astype("float32")
 ENC_MASK = np.tile(np.array([0, 1, 1, 0, 1, 0, 1, 1], bool), (2, 1))
@@ -63,7 +64,7 @@ def test_saved_model_export_reloads_with_tf_saved_model_load(tmp_path, classifie
     np.testing.assert_allclose(served.serve(CLIP).numpy(), classifier(CLIP), atol=1e-5)
     export_saved_model(pretrainer, tmp_path / "pt")
     served = tf.saved_model.load(str(tmp_path / "pt"))
-    visible, rec = masks_to_indices(ENC_MASK)
+    visible, rec = visible_and_reconstructed(ENC_MASK)
     np.testing.assert_allclose(
         served.serve(CLIP, visible, rec).numpy(), pretrainer.reconstruct(CLIP, ENC_MASK), atol=1e-5
     )

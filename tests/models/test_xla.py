@@ -6,7 +6,7 @@ import tensorflow as tf
 from tests.tiny_configs import TINY, TINY_CLIP, TINY_DECODER
 
 from videomae_tf import VideoMAE_ViTS16FT, VideoMAE_ViTS16PT, masking
-from videomae_tf.models import masks_to_indices
+from videomae_tf.masking import visible_and_reconstructed
 
 CLIP = np.random.default_rng(0).normal(size=(2,) + TINY_CLIP).astype("float32")
 
@@ -49,7 +49,7 @@ def test_pretrain_step_with_masks_made_in_tf_compiles_with_xla():
 def test_pretrain_fit_with_jit_compile():
     model = VideoMAE_ViTS16PT(**TINY, **TINY_DECODER)
     masks = masking.batch_masks("tube", model.encoder.grid, 0.5, 2, seed=0)
-    visible, rec = masks_to_indices(masks)
+    visible, rec = visible_and_reconstructed(masks)
     model.compile(optimizer="adamw", jit_compile=True)
     history = model.fit({"pixel_values": CLIP, "visible_index": visible, "reconstruct_index": rec},
                         epochs=2, verbose=0)

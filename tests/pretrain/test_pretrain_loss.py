@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from videomae_tf.masking import running_cell_maps, tube_mask
 from videomae_tf.models import VideoMAEPretrainer
-from videomae_tf.models.pretrainer import masks_to_indices
+from videomae_tf.masking import visible_and_reconstructed
 from videomae_tf.training.pretrain import pretraining_loss_fn
 
 MEAN = np.array([0.485, 0.456, 0.406])
@@ -47,7 +47,7 @@ def test_v1_loss_equals_transformers_norm_pix_loss(tmp_path):
     with torch.no_grad():
         out = hf(torch.from_numpy(clip.transpose(0, 1, 4, 2, 3).copy()),
                  bool_masked_pos=torch.from_numpy(mask))
-    visible, reconstruct = masks_to_indices(mask)
+    visible, reconstruct = visible_and_reconstructed(mask)
     batch = {"pixel_values": clip, "visible_index": visible, "reconstruct_index": reconstruct}
     predictions = np.asarray(model(batch))
     np.testing.assert_allclose(predictions, out.logits.numpy(), atol=1e-4)
@@ -87,7 +87,7 @@ def test_v2_loss_with_decoder_mask_equals_spec5_in_numpy():
     grid = (2, 4, 4)
     encoder_mask = np.stack([tube_mask(grid, 0.75, rng) for _ in range(3)])
     decoder_mask = running_cell_maps(grid, 0.5)[[0, 1, 3]]
-    visible, reconstruct = masks_to_indices(encoder_mask, decoder_mask)
+    visible, reconstruct = visible_and_reconstructed(encoder_mask, decoder_mask)
     batch = {"pixel_values": clip, "visible_index": visible, "reconstruct_index": reconstruct}
     predictions = np.asarray(model(batch))
     assert predictions.shape == (3, 16, 384)

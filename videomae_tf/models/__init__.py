@@ -10,7 +10,6 @@ from videomae_tf.models.layers import sinusoid_table
 from videomae_tf.models.naming import official_key, official_weights
 from videomae_tf.models.pretrainer import (
     VideoMAEPretrainer,
-    masks_to_indices,
     reconstruction_loss,
     reconstruction_target,
 )

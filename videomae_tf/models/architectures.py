@@ -8,7 +8,7 @@ and friends build models from that table with keyword overrides.
 
 import keras
 
-from videomae_tf.errors import InputError
+from videomae_tf.errors import InputError, OptionError
 from videomae_tf.models.backbone import BACKBONE_DEFAULTS, VideoMAEBackbone
 from videomae_tf.models.classifier import CLASSIFIER_DEFAULTS, VideoMAEClassifier
 from videomae_tf.models.pretrainer import PRETRAINER_DEFAULTS, VideoMAEPretrainer
@@ -44,7 +44,7 @@ ARCHITECTURES = {
 def _check_options(options, allowed, what):
     unknown = set(options) - set(allowed) - {"name", "dtype", "trainable"}
     if unknown:
-        raise TypeError(f"unknown {what} options {sorted(unknown)}; allowed: {sorted(allowed)}")
+        raise OptionError(f"unknown {what} options {sorted(unknown)}; allowed: {sorted(allowed)}")
 
 
 def architecture_name(config: dict) -> str | None:

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from videomae_tf.errors import InputError
 from videomae_tf.models.layers import Block, TubeletEmbedding, dense_init, layer_norm, sinusoid_table
 from videomae_tf.models.options import check_model_options, reject_unknown, signature_defaults
 
@@ -73,7 +74,7 @@ class EncoderStack:
         height, width = cfg["img_size"]
         p, t = cfg["patch_size"], cfg["tubelet_size"]
         if height % p or width % p or cfg["num_frames"] % t:
-            raise ValueError(
+            raise InputError(
                 f"img_size {cfg['img_size']} must be divisible by patch_size {p} and "
                 f"num_frames {cfg['num_frames']} by tubelet_size {t}"
             )
@@ -115,7 +116,7 @@ class EncoderStack:
         """Raise a ValueError naming the expected shape (or dtype) when a clip does not fit."""
         dtype = keras.backend.standardize_dtype(dtype)
         if not dtype.startswith(("float", "bfloat")):
-            raise ValueError(
+            raise InputError(
                 f"{self.name} takes float clips normalised with the ImageNet mean and std, got "
                 f"{dtype}; convert with videomae_tf.data.transforms.normalize(clip)"
             )
@@ -124,7 +125,7 @@ class EncoderStack:
         if len(shape) != 5 or any(
             got is not None and got != want for got, want in zip(shape[1:], expected)
         ):
-            raise ValueError(
+            raise InputError(
                 f"{self.name} expects clips of shape (batch, {', '.join(map(str, expected))}) "
                 f"(batch, frames, height, width, channels; channels-last, normalised), "
                 f"got {shape}"

@@ -24,6 +24,8 @@ from typing import Callable
 
 import keras
 
+from videomae_tf.errors import InputError
+
 __all__ = ["fast_predict"]
 
 
@@ -44,7 +46,7 @@ def _tensorflow(model, mode: str) -> Callable:
 
     mode = "xla" if mode == "auto" else mode
     if mode not in ("graph", "xla"):
-        raise ValueError(f"mode must be 'auto', 'graph' or 'xla', got {mode!r}")
+        raise InputError(f"mode must be 'auto', 'graph' or 'xla', got {mode!r}")
     function = tf.function(lambda clips: model(clips, training=False),
                            jit_compile=mode == "xla")
     return lambda clips: function(tf.convert_to_tensor(clips))

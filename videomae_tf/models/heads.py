@@ -19,6 +19,8 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from videomae_tf.errors import InputError
+
 #: Head type -> dropout before the classifier (mmaction2's defaults in the solution).
 HEAD_DROPOUT = {"i3d": 0.5, "tsn": 0.4, "timesformer": 0.0}
 #: The classifier layers' initial weights: normal with this std (mmaction2 ``normal_init``).
@@ -32,7 +34,7 @@ def pool_token_map(token_map, head: str):
     if head in ("tsn", "timesformer"):
         per_segment = ops.mean(token_map, axis=(2, 3))  # (B, T', D)
         return ops.mean(per_segment, axis=1)  # average consensus
-    raise ValueError(f"unknown head {head!r}; known: {sorted(HEAD_DROPOUT)}")
+    raise InputError(f"unknown head {head!r}; known: {sorted(HEAD_DROPOUT)}")
 
 
 def _normal():
@@ -57,7 +59,7 @@ class ArcFace(layers.Layer):
                  margin_on: str = "target", **kwargs):
         super().__init__(**kwargs)
         if margin_on not in ("target", "all"):
-            raise ValueError(f"margin_on must be 'target' or 'all', got {margin_on!r}")
+            raise InputError(f"margin_on must be 'target' or 'all', got {margin_on!r}")
         self.num_classes, self.scale, self.margin = int(num_classes), float(scale), float(margin)
         self.margin_on = margin_on
 

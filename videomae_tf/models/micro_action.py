@@ -14,6 +14,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from videomae_tf.errors import InputError
 from videomae_tf.data.ma52 import NUM_COARSE, NUM_FINE
 from videomae_tf.models.classifier import VideoMAEClassifier
 from videomae_tf.models.heads import (HEAD_DROPOUT, FrameAssistHead, classifier_layer,
@@ -52,9 +53,9 @@ class MicroActionModel(keras.Model):
         super().__init__(name=name, dtype=dtype, trainable=trainable)
         self._dtype_arg = dtype
         if head not in HEAD_DROPOUT:
-            raise ValueError(f"unknown head {head!r}; known: {sorted(HEAD_DROPOUT)}")
+            raise InputError(f"unknown head {head!r}; known: {sorted(HEAD_DROPOUT)}")
         if arcface not in (None, "target", "all"):
-            raise ValueError(f"arcface must be None, 'target' or 'all', got {arcface!r}")
+            raise InputError(f"arcface must be None, 'target' or 'all', got {arcface!r}")
         options = dict(backbone or {})
         options.pop("name", None)
         options.update(num_classes=0, use_mean_pooling=False, dtype=self.dtype_policy)

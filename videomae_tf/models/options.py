@@ -8,7 +8,7 @@ import inspect
 import math
 import numbers
 
-from videomae_tf.errors import InputError
+from videomae_tf.errors import InputError, OptionError
 
 __all__ = ["LAYER_ARGS", "check_model_options", "layer_config", "reject_unknown",
            "signature_defaults"]
@@ -76,9 +76,9 @@ def signature_defaults(function, exclude=LAYER_ARGS) -> dict:
 
 
 def reject_unknown(unknown: dict, what: str = "encoder") -> None:
-    """The TypeError for constructor keywords no option matches."""
+    """The OptionError (a TypeError) for constructor keywords no option matches."""
     if unknown:
-        raise TypeError(f"unknown {what} options: {sorted(unknown)}")
+        raise OptionError(f"unknown {what} options: {sorted(unknown)}")
 
 
 def layer_config(layer, dtype) -> dict:

@@ -16,6 +16,8 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from videomae_tf.errors import InputError
+from videomae_tf.masking import visible_and_reconstructed
 from videomae_tf.data.transforms.normalization import IMAGENET_MEAN, IMAGENET_STD
 from videomae_tf.models.encoder import (ENCODER_DEFAULTS, VideoMAEEncoder, document_encoder_args,
                                         encoder_options, gather_tokens)
@@ -37,6 +39,16 @@ def patchify(pixels, patch_size, tubelet_size):
     return ops.reshape(x, (b, tt * hh * ww, tubelet_size * patch_size * patch_size, c))
 
 
+def patch_statistics(patches):
+    """Per patch and channel of ``patchify``'s output: the mean and sqrt(unbiased
+    variance) + 1e-6 over the patch's values, each (B, N, 1, C) -- what the official
+    normalised target divides by (and what a picture of a prediction multiplies back)."""
+    count = patches.shape[2]
+    mean = ops.mean(patches, axis=2, keepdims=True)
+    var = ops.sum(ops.square(patches - mean), axis=2, keepdims=True) / (count - 1)
+    return mean, ops.sqrt(var) + 1e-6
+
+
 def reconstruction_target(clip, patch_size=16, tubelet_size=2, normalize=True,
                           mean=IMAGENET_MEAN, std=IMAGENET_STD):
     """The official regression target for every token, (B, N, 3 * tubelet * p * p).
@@ -50,10 +62,8 @@ def reconstruction_target(clip, patch_size=16, tubelet_size=2, normalize=True,
     pixels = clip * ops.convert_to_tensor(std, "float32") + ops.convert_to_tensor(mean, "float32")
     patches = patchify(pixels, patch_size, tubelet_size)
     if normalize:
-        count = patches.shape[2]
-        mu = ops.mean(patches, axis=2, keepdims=True)
-        var = ops.sum(ops.square(patches - mu), axis=2, keepdims=True) / (count - 1)
-        patches = (patches - mu) / (ops.sqrt(var) + 1e-6)
+        mean, std = patch_statistics(patches)
+        patches = (patches - mean) / std
     shape = ops.shape(patches)
     return ops.reshape(patches, (shape[0], shape[1], -1))
 
@@ -77,27 +87,6 @@ def encoder_masked_weight(visible_index, reconstruct_index, num_tokens):
     visible = ops.max(ops.one_hot(ops.cast(visible_index, "int32"), num_tokens), axis=1)
     seen = ops.take_along_axis(visible, ops.cast(reconstruct_index, "int32"), axis=1)
     return 1.0 - seen
-
-
-def masks_to_indices(encoder_mask, decoder_mask=None):
-    """Boolean masks (B, N), True = masked -> (visible_index, reconstruct_index).
-
-    Every sample must hide the same number of tokens (tube, random and running-cell
-    masks all do), so the indices stack into static-shaped arrays.
-    """
-    encoder_mask = np.asarray(encoder_mask, dtype=bool)
-    if encoder_mask.ndim == 1:
-        encoder_mask = encoder_mask[None]
-    to_reconstruct = encoder_mask if decoder_mask is None else ~np.asarray(decoder_mask, bool).reshape(encoder_mask.shape)
-    out = []
-    for keep, label in ((~encoder_mask, "encoder-visible"), (to_reconstruct, "reconstructed")):
-        counts = keep.sum(axis=1)
-        if len(set(counts.tolist())) != 1:
-            raise ValueError(
-                f"every sample needs the same number of {label} tokens, got {counts.tolist()}"
-            )
-        out.append(np.stack([np.flatnonzero(row) for row in keep]).astype("int32"))
-    return tuple(out)
 
 
 @keras.saving.register_keras_serializable(package="videomae_tf")
@@ -301,11 +290,11 @@ class VideoMAEPretrainer(keras.Model):
         """
         for mask, label in ((encoder_mask, "encoder_mask"), (decoder_mask, "decoder_mask")):
             if mask is not None and np.shape(mask)[-1] != self.num_patches:
-                raise ValueError(
+                raise InputError(
                     f"{label} must be (batch, {self.num_patches}) for a {self.encoder.grid} "
                     f"token grid, got {np.shape(mask)}"
                 )
-        visible_index, reconstruct_index = masks_to_indices(encoder_mask, decoder_mask)
+        visible_index, reconstruct_index = visible_and_reconstructed(encoder_mask, decoder_mask)
         return self(
             {"pixel_values": clip, "visible_index": visible_index,
              "reconstruct_index": reconstruct_index},
