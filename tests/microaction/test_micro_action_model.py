@@ -4,6 +4,7 @@ from a pretrained model, and the submission/ensemble writers."""
 import csv
 import pickle
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -45,6 +46,9 @@ def test_heads_pool_the_normalised_token_map():
 
 @pytest.mark.parametrize("arcface", [None, "target", "all"])
 def test_every_weight_gets_a_gradient_from_the_full_loss(arcface):
+    # seeded: in a model this small the SE gate has 2 hidden ReLUs, which some random
+    # initialisations leave both dead (about one run in four)
+    keras.utils.set_random_seed(0)
     model = MicroActionModel(backbone=TINY, frame_assist=True, coarse_assist=True,
                              arcface=arcface)
     loss_fn = micro_action_loss("fine_a_coarse_double", arcface=arcface)
