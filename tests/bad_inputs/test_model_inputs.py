@@ -103,3 +103,14 @@ def test_lists_in_utf16_are_read_and_other_encodings_named(tmp_path):
 def test_bad_constructor_options_are_named(options, expected):
     with pytest.raises(ValueError, match=expected):
         VideoMAEClassifier(**dict(TINY, **options))
+
+
+def test_a_wrong_clip_in_a_traced_call_names_the_expected_shape():
+    """The shape check runs while TensorFlow traces predict/fit: the error must come out
+    as the ValueError it is (autograph turns other exception types into StagingError)."""
+    model = VideoMAEClassifier(num_classes=3, **TINY)
+    wrong = np.zeros((1, TINY_CLIP[0] + 2, *TINY_CLIP[1:]), np.float32)
+    with pytest.raises(ValueError, match=r"expects clips of shape \(batch, "):
+        model.predict(wrong, verbose=0)
+    with pytest.raises(ValueError, match="takes float clips"):
+        model.predict(wrong.astype(np.uint8), verbose=0)

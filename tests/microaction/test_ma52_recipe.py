@@ -16,9 +16,6 @@ from videomae_tf.cli import main
 from videomae_tf.data.annotations import read_annotations, write_annotations
 from videomae_tf.data.ma52 import coarse_of
 
-# one pytest-xdist worker trains the shared synthetic run for both modules that use it
-pytestmark = pytest.mark.xdist_group("synthetic_run")
-
 #: synthetic class -> MA-52 fine class (coarse 0, 1, 2, 3, 4, 5, 6, 2)
 FINE = [0, 5, 11, 24, 32, 38, 48, 12]
 

@@ -11,9 +11,6 @@ from pathlib import Path
 
 import pytest
 
-# one pytest-xdist worker trains the shared synthetic run for both modules that use it
-pytestmark = pytest.mark.xdist_group("synthetic_run")
-
 
 @pytest.fixture(scope="module")
 def trained(synthetic_run):

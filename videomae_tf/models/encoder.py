@@ -113,10 +113,12 @@ class EncoderStack:
         return (cfg["num_frames"], *cfg["img_size"], cfg["in_chans"])
 
     def check_clip(self, shape, dtype="float32"):
-        """Raise a ValueError naming the expected shape (or dtype) when a clip does not fit."""
+        """Raise a ValueError naming the expected shape (or dtype) when a clip does not fit
+        (a plain ValueError, not an InputError: it is raised while TensorFlow traces the
+        model, and autograph re-raises only built-in exception types)."""
         dtype = keras.backend.standardize_dtype(dtype)
         if not dtype.startswith(("float", "bfloat")):
-            raise InputError(
+            raise ValueError(
                 f"{self.name} takes float clips normalised with the ImageNet mean and std, got "
                 f"{dtype}; convert with videomae_tf.data.transforms.normalize(clip)"
             )
@@ -125,7 +127,7 @@ class EncoderStack:
         if len(shape) != 5 or any(
             got is not None and got != want for got, want in zip(shape[1:], expected)
         ):
-            raise InputError(
+            raise ValueError(
                 f"{self.name} expects clips of shape (batch, {', '.join(map(str, expected))}) "
                 f"(batch, frames, height, width, channels; channels-last, normalised), "
                 f"got {shape}"

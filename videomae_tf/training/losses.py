@@ -149,7 +149,9 @@ def micro_action_loss(kind: str, *, num_classes: int = 52, smoothing: float = 0.
                                      if kind == "fine_a_coarse_double" else [])
         missing = [name for name in needed if name not in outputs]
         if missing:
-            raise InputError(f"loss {kind!r} needs the model outputs {missing}: build the "
+            # ValueError, not InputError: raised while TensorFlow traces (autograph re-raises
+            # only built-in exception types)
+            raise ValueError(f"loss {kind!r} needs the model outputs {missing}: build the "
                              "model with frame_assist=True (and coarse_assist=True)")
         fine = double(targets, outputs["logits"], outputs["frame_logits"])
         if kind == "double":

@@ -2,7 +2,6 @@
 
 from keras import ops
 
-from videomae_tf.errors import InputError
 from videomae_tf.training.losses import (
     at_least_float32,
     label_smoothing_cross_entropy,
@@ -16,7 +15,9 @@ def split_batch(batch):
     if isinstance(batch, dict):
         return batch, batch
     if not isinstance(batch, (tuple, list)) or len(batch) < 2:
-        raise InputError("training data must yield (clip, label) batches or dicts")
+        # ValueError, not InputError: raised while TensorFlow traces (autograph re-raises
+        # only built-in exception types)
+        raise ValueError("training data must yield (clip, label) batches or dicts")
     return batch[0], batch[1]
 
 

@@ -14,7 +14,6 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from videomae_tf.errors import InputError
 from videomae_tf.training.distribute import worker_index, worker_count
 from videomae_tf.training.step_math import (eval_sums, global_norm, main_logits, split_batch,
                                              top_k_hits)
@@ -81,7 +80,9 @@ class TensorFlowSteps:
             return micro_step(clips, labels)
         batch = _batch_size(clips)
         if batch is None or batch % n:
-            raise InputError(
+            # ValueError, not InputError: raised while TensorFlow traces (autograph re-raises
+            # only built-in exception types)
+            raise ValueError(
                 f"accum_steps={n} must divide the per-replica batch ({batch}); use "
                 f"drop_remainder=True and a global batch divisible by {n} x {self.replicas}"
             )
