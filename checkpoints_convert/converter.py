@@ -203,7 +203,7 @@ def _check_outputs(output, keras_path, saved_model):
         raise ConversionError(f"--output must end in .weights.h5, got {output}")
     if keras_path is not None and not str(keras_path).endswith(".keras"):
         raise ConversionError(f"--keras must end in .keras, got {keras_path}")
-    from videomae_tf.models.transfer import sidecar_path
+    from videomae_tf.models.saving import sidecar_path
 
     files = [(flag, Path(path)) for flag, path in (("--output", output), ("--keras", keras_path))
              if path is not None]
@@ -370,7 +370,7 @@ def _remove(path):
 
 def write_outputs(model, output, keras_path, saved_model, metadata):
     """Write to temporary names beside the targets, then rename them all."""
-    from videomae_tf.models.transfer import save_weights, sidecar_path
+    from videomae_tf.models.saving import save_weights, sidecar_path
 
     staged = []
     try:

@@ -61,7 +61,7 @@ def save_pretrained(model, folder, *, class_names: Sequence[str] | None = None,
     and a model card README.md, each through a temporary name (other files in ``folder``
     are left alone). ``class_names`` default to ``model.class_names`` when set."""
     from videomae_tf import __version__
-    from videomae_tf.models.transfer import (FOLDER_CONFIG, FOLDER_WEIGHTS, model_config,
+    from videomae_tf.models.saving import (FOLDER_CONFIG, FOLDER_WEIGHTS, model_config,
                                              weights_nbytes)
 
     folder = Path(folder)
@@ -169,7 +169,7 @@ def from_pretrained(source, *, checkpoint: str | os.PathLike | None = None, **ov
     a zoo name (``checkpoint``: a zoo checkpoint you downloaded yourself). ``overrides``
     change the config (e.g. ``num_frames=32``). The model's ``class_names`` are set from
     the folder (None when it has none)."""
-    from videomae_tf.models.transfer import load_model, stored_class_names
+    from videomae_tf.models.saving import load_model, stored_class_names
 
     path = resolve(source, checkpoint=checkpoint)
     model = load_model(path, **overrides)

@@ -81,7 +81,7 @@ def load_videomae_model(source: str):
     """A VideoMAE classifier or pretraining model from any --weights source, for the
     commands that need the Keras model itself (export, features, visualize)."""
     from videomae_tf.models import VideoMAEClassifier, VideoMAEPretrainer, load_model
-    from videomae_tf.models.transfer import FOLDER_CONFIG
+    from videomae_tf.models.saving import FOLDER_CONFIG
 
     path = model_source(source)
     if path.is_dir() and not (path / FOLDER_CONFIG).is_file():

@@ -67,7 +67,7 @@ def add_push_arguments(p):
 def run_push(args) -> int:
     from videomae_tf.cli.common import class_names, model_source
     from videomae_tf.hub import push_to_hub
-    from videomae_tf.models.transfer import stored_class_names
+    from videomae_tf.models.saving import stored_class_names
 
     model = load_videomae_model(args.weights)
     names = class_names(args.labels, getattr(model, "num_classes", None),

@@ -109,7 +109,7 @@ def _from_saved_model(loaded, source: str) -> InferenceModel:
 def load_inference_model(path) -> InferenceModel:
     """Load ``path``: a SavedModel directory, a pretrained folder (``save_pretrained``), a
     ``.keras`` file or a ``.weights.h5`` with its sidecar."""
-    from videomae_tf.models.transfer import FOLDER_CONFIG
+    from videomae_tf.models.saving import FOLDER_CONFIG
 
     path = Path(path)
     if not path.exists():
@@ -128,7 +128,7 @@ def load_inference_model(path) -> InferenceModel:
         model._keepalive = loaded  # the restored function needs its object alive
         return model
     from videomae_tf.models import MicroActionModel, VideoMAEClassifier, load_model
-    from videomae_tf.models.transfer import stored_class_names
+    from videomae_tf.models.saving import stored_class_names
 
     keras_model = load_model(path)
     if not isinstance(keras_model, (VideoMAEClassifier, MicroActionModel)):

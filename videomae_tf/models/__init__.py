@@ -13,7 +13,7 @@ from videomae_tf.models.pretrainer import (
     reconstruction_loss,
     reconstruction_target,
 )
-from videomae_tf.models.transfer import load_model, model_config, save_weights
+from videomae_tf.models.saving import load_model, model_config, save_weights
 from videomae_tf.models.architectures import (
     ARCHITECTURES,
     VideoMAE_ViTB16FT,

@@ -91,7 +91,8 @@ class EncoderModel(EncoderStack, keras.Model):
         fresh initialisation (the encoder's ``norm`` is unused); from a classifier or
         backbone only the head stays fresh. Returns the names of the copied variables.
         """
-        from videomae_tf.models.transfer import copy_encoder_weights
+        # encoder_transfer sits above every model kind (it reads pretrainers too)
+        from videomae_tf.models.encoder_transfer import copy_encoder_weights
 
         return copy_encoder_weights(source, self)
 
