@@ -1,11 +1,13 @@
-"""Where and how the benchmark scripts write their JSON results."""
+"""What the benchmark scripts share: machine info, alternating timing, JSON results."""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
+import time
 from pathlib import Path
+from typing import Callable
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -14,6 +16,34 @@ def machine() -> dict:
     """What the numbers were measured on."""
     return {"cpus": os.cpu_count(), "platform": platform.platform(),
             "python": platform.python_version()}
+
+
+def alternating_times(calls: dict[str, Callable[[], object]], repeats: int,
+                      warmup: int = 1) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """(warm-up seconds, timed seconds) per call name.
+
+    Each call runs ``warmup`` times (compilation lands there), then ``repeats`` rounds
+    call every name once, the starting one rotating from round to round, so that machine
+    noise (other processes on the CPU) and order effects hit every contender alike.
+    """
+    names = list(calls)
+    first = {name: [] for name in names}
+    for name in names:
+        for _ in range(warmup):
+            first[name].append(seconds_of(calls[name]))
+    times = {name: [] for name in names}
+    for round_index in range(repeats):
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            times[name].append(seconds_of(calls[name]))
+    return first, times
+
+
+def seconds_of(call: Callable[[], object]) -> float:
+    """Wall-clock seconds of one ``call()``."""
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
 
 
 def write_report(path, result: dict) -> None:

@@ -30,13 +30,13 @@ Writes ``benchmarks/results/inference_<cpu|gpu>.json`` (or ``--output``).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -49,7 +49,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _report import RESULTS, machine, write_report  # noqa: E402
+from _report import RESULTS, alternating_times, machine, seconds_of, write_report  # noqa: E402
 
 #: transformers configs of the sizes (hidden, layers, heads, MLP width).
 SIZES = {
@@ -84,16 +84,11 @@ def hf_model(size: str):
 
 def timed_rounds(calls: dict, clips_of: dict, repeats: int) -> dict:
     """{mode: median seconds per clip}: every call once to warm up, then ``repeats``
-    rounds calling each mode once in turn (so machine noise hits them alike)."""
-    for name, call in calls.items():
-        call(clips_of[name])
-    times = {name: [] for name in calls}
-    for _ in range(repeats):
-        for name, call in calls.items():
-            start = time.perf_counter()
-            call(clips_of[name])
-            times[name].append((time.perf_counter() - start) / len(clips_of[name]))
-    return {name: statistics.median(values) for name, values in times.items()}
+    alternating rounds (``_report.alternating_times``)."""
+    _, times = alternating_times(
+        {name: functools.partial(call, clips_of[name]) for name, call in calls.items()}, repeats)
+    return {name: statistics.median(values) / len(clips_of[name])
+            for name, values in times.items()}
 
 
 def matmul_rate(n: int = 2048, repeats: int = 5) -> dict:
@@ -109,15 +104,9 @@ def matmul_rate(n: int = 2048, repeats: int = 5) -> dict:
     for name, call in (("tensorflow", lambda: tf_mm(a).numpy()),
                        ("torch", lambda: torch.matmul(ta, ta))):
         call()
-        best = min(_seconds(call) for _ in range(repeats))
+        best = min(seconds_of(call) for _ in range(repeats))
         rates[name] = 2 * n ** 3 / best / 1e9
     return rates
-
-
-def _seconds(call) -> float:
-    start = time.perf_counter()
-    call()
-    return time.perf_counter() - start
 
 
 def unfused_attention(self, x):
