@@ -13,6 +13,16 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 
 @pytest.fixture(scope="session")
+def synthetic_videos(tmp_path_factory):
+    """The small synthetic dataset, rendered once per session and only read: 2 training
+    and 1 validation video per class (24 videos), the paths of ``make_synthetic_dataset``."""
+    from videomae_tf.data import make_synthetic_dataset
+
+    return make_synthetic_dataset(tmp_path_factory.mktemp("synthetic_videos"),
+                                  num_train_per_class=2, num_val_per_class=1, seed=0)
+
+
+@pytest.fixture(scope="session")
 def synthetic_run(tmp_path_factory):
     """The synthetic recipe trained once per session (about 2 CPU minutes): (config,
     summary, seconds). The accuracy tests check it; the MA-52 test starts from it."""

@@ -21,11 +21,9 @@ VIEWS = ["--num-clips", "2", "--num-crops", "1", "--batch-size", "4"]
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    from videomae_tf.data import make_synthetic_dataset
-
-    return make_synthetic_dataset(tmp_path_factory.mktemp("synthetic"), num_train_per_class=2,
-                                  num_val_per_class=1)
+def data(synthetic_videos):
+    """The session's small synthetic dataset (tests/conftest.py)."""
+    return synthetic_videos
 
 
 @pytest.fixture(scope="module")

@@ -19,11 +19,9 @@ TF_STARTUP = ("absl::InitializeLog", "cudart_stub", "cuInit", "oneDNN", "TF_ENAB
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    from videomae_tf.data import make_synthetic_dataset
-
-    return make_synthetic_dataset(tmp_path_factory.mktemp("synthetic"), num_train_per_class=2,
-                                  num_val_per_class=1)
+def data(synthetic_videos):
+    """The session's small synthetic dataset (tests/conftest.py)."""
+    return synthetic_videos
 
 
 def test_a_finetune_logged_to_a_file_reads_top_to_bottom(data, tmp_path):

@@ -11,7 +11,6 @@ from videomae_tf.data import decoders
 from videomae_tf.data.annotations import VideoRecord, read_annotations
 from videomae_tf.data.pipeline import (DecodeErrorLog, finetune_dataset, pretrain_dataset,
                                        multiview_dataset, validation_dataset)
-from videomae_tf.data.synthetic import make_synthetic_dataset
 
 VIDEOS = Path(__file__).resolve().parents[2] / "../shared/data/videos"
 needs_videos = pytest.mark.skipif(not VIDEOS.is_dir(),
@@ -20,8 +19,8 @@ SMALL = dict(num_frames=8, sampling_rate=2, crop_size=32)
 
 
 @pytest.fixture(scope="module")
-def synthetic(tmp_path_factory):
-    paths = make_synthetic_dataset(tmp_path_factory.mktemp("synthetic"), 2, 1, seed=0)
+def synthetic(synthetic_videos):
+    paths = synthetic_videos  # the session's small dataset (tests/conftest.py)
     return read_annotations(paths["train"], root=paths["root"]), paths
 
 
