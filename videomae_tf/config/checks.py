@@ -103,6 +103,12 @@ RUN_KEY_OF_MODEL_OPTION = {
 }
 
 
+def run_model_options(cfg, command) -> dict:
+    """The model options ``cfg``'s run keys set: {option: cfg[run key]} (e.g. img_size from
+    input_size), what the run builds its model with."""
+    return {option: cfg[run_key] for option, run_key in RUN_KEY_OF_MODEL_OPTION[command].items()}
+
+
 def _same(model_value, run_value) -> bool:
     """img_size 224 and [224, 224] say the same."""
     pair = (lambda v: list(v) if isinstance(v, (list, tuple)) else [v, v])

@@ -35,9 +35,11 @@ precision ("auto" | "float32" | "mixed_bfloat16" | "mixed_float16"), jit_compile
 progress, steps_per_epoch (default: training views // total batch)
 """
 
+from videomae_tf.config import run_model_options
 from videomae_tf.errors import InputError
 from videomae_tf.models import (ARCHITECTURES, MicroActionModel, VideoMAEClassifier,
                                 finetune_model, save_weights)
+from videomae_tf.models.encoder import ENCODER_DEFAULTS
 from videomae_tf.training.losses import micro_action_loss
 from videomae_tf.training.run import (
     build_model_and_optimizer,
@@ -70,16 +72,15 @@ def build_classifier(cfg):
     or with ``head`` set a ``MicroActionModel`` (the MA-52 heads on a token-map backbone)."""
     options = dict(cfg["model"] or {})
     arch = options.pop("arch", None)
+    run_options = run_model_options(cfg, "finetune")
     if cfg["head"]:
         head = dict(cfg["head"])
         backbone = dict(ARCHITECTURES[arch]["encoder"] if arch else {}, **options)
-        backbone.update(num_frames=cfg["num_frames"], img_size=cfg["input_size"],
-                        drop_path_rate=cfg["drop_path"])
+        backbone.update({option: value for option, value in run_options.items()
+                         if option in ENCODER_DEFAULTS})  # the heads take num_classes
         return MicroActionModel(backbone=backbone, num_classes=cfg["num_classes"],
                                 head=head.pop("type", "tsn"), **head)
-    options.update(num_classes=cfg["num_classes"], num_frames=cfg["num_frames"],
-                   img_size=cfg["input_size"], drop_path_rate=cfg["drop_path"],
-                   head_drop_rate=cfg["fc_drop_rate"])
+    options.update(run_options)
     return finetune_model(arch, **options) if arch else VideoMAEClassifier(**options)
 
 

@@ -41,6 +41,7 @@ rebuilt).
 
 from keras import ops
 
+from videomae_tf.config import run_model_options
 from videomae_tf.errors import InputError
 from videomae_tf.models import VideoMAEPretrainer, pretrain_model, save_weights
 from videomae_tf.models.encoder import gather_tokens
@@ -69,8 +70,7 @@ def build_pretrainer(cfg):
     options = dict(cfg["model"] or {})
     arch = options.pop("arch", None)
     version = options.pop("version", "v1")
-    options.update(num_frames=cfg["num_frames"], img_size=cfg["input_size"],
-                   drop_path_rate=cfg["drop_path"], normalize_target=cfg["normalize_target"])
+    options.update(run_model_options(cfg, "pretrain"))
     return pretrain_model(arch, version, **options) if arch else VideoMAEPretrainer(**options)
 
 
