@@ -3,7 +3,11 @@
 import numpy as np
 import pytest
 
-from videomae_tf.models.layers import Attention, Block, DropPath, sinusoid_table
+import keras
+import tensorflow as tf
+
+from videomae_tf.models.layers import (Attention, Block, DropPath, attention_per_head,
+                                        sinusoid_table)
 
 
 def test_sinusoid_row_one_matches_spec():
@@ -32,7 +36,7 @@ def test_sinusoid_is_interleaved_not_halves():
 def _attention_reference(x, qkv_w, q_bias, v_bias, proj_w, proj_b, heads, cosine_scale=None):
     """The official attention written out in numpy (weights in Keras layout): matmul,
     softmax, matmul, as the official code computes it (the layer uses the backend's fused
-    attention); ``cosine_scale`` (heads, 1, 1): V2's cosine attention."""
+    attention or ``attention_per_head``); ``cosine_scale`` (heads, 1, 1): V2's cosine attention."""
     b, n, d = x.shape
     hd = d // heads
     qkv = x @ qkv_w + np.concatenate([q_bias, np.zeros_like(v_bias), v_bias])
@@ -78,6 +82,48 @@ def test_cosine_attention_matches_numpy_reference():
         np.asarray(layer.proj.kernel), np.asarray(layer.proj.bias), 4,
         cosine_scale=np.asarray(layer.scale))
     np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+def _qkv(seed: int, tokens: int = 40, heads: int = 3, head_dim: int = 8, spread: float = 2.0):
+    rng = np.random.default_rng(seed)
+    return [rng.normal(size=(2, tokens, heads, head_dim)).astype("float32") * spread
+            for _ in range(3)]
+
+
+def test_attention_per_head_matches_dot_product_attention_in_fp32():
+    q, k, v = _qkv(0)
+    want = np.asarray(keras.ops.dot_product_attention(q, k, v, scale=8 ** -0.5))
+    got = np.asarray(attention_per_head(q, k, v, 8 ** -0.5))
+    assert got.shape == (2, 40, 24)
+    np.testing.assert_allclose(got, want.reshape(2, 40, 24), atol=1e-5)
+
+
+def test_attention_per_head_gradients_match_dot_product_attention():
+    q, k, v = (tf.constant(t) for t in _qkv(1))
+
+    def grads(attend):
+        with tf.GradientTape() as tape:
+            tape.watch([q, k, v])
+            out = tf.reshape(attend(q, k, v), (2, 40, 24))
+            loss = tf.reduce_sum(tf.sin(out))
+        return tape.gradient(loss, [q, k, v])
+
+    fused = grads(lambda q, k, v: keras.ops.dot_product_attention(q, k, v, scale=0.3))
+    for got, want in zip(grads(lambda q, k, v: attention_per_head(q, k, v, 0.3)), fused):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-5)
+
+
+def test_attention_per_head_in_bfloat16_stays_within_its_bound():
+    """bf16 inputs (8 mantissa bits, relative step 2^-8): the float32 softmax keeps the
+    output within 0.05 of the fp32 result for O(1) values, and the scores do not overflow."""
+    q, k, v = _qkv(2, spread=3.0)
+    want = np.asarray(attention_per_head(q, k, v, 8 ** -0.5))
+    half = [keras.ops.cast(t, "bfloat16") for t in (q, k, v)]
+    got = attention_per_head(*half, 8 ** -0.5)
+    assert keras.backend.standardize_dtype(got.dtype) == "bfloat16"
+    got = np.asarray(keras.ops.cast(got, "float32"))
+    assert np.isfinite(got).all()
+    assert np.abs(got - want).max() < 0.05 * max(1.0, np.abs(want).max())
 
 
 def test_cosine_attention_has_a_per_head_scale_initialised_to_ln10():
