@@ -108,14 +108,19 @@ class LayerDecayAdamW(keras.optimizers.Optimizer):
         g = ops.cast(gradient, dtype)
         t = ops.cast(self.iterations + 1, dtype)
         m, v = self._momentums[index], self._velocities[index]
-        if self._decay[index] and self.weight_decay_rate:
-            self.assign(variable, variable * (1 - lr * self.weight_decay_rate))
-        self.assign(m, self.beta_1 * m + (1 - self.beta_1) * g)
-        self.assign(v, self.beta_2 * v + (1 - self.beta_2) * g * g)
+        m_new = self.beta_1 * m + (1 - self.beta_1) * g
+        v_new = self.beta_2 * v + (1 - self.beta_2) * g * g
         bias1 = 1 - ops.power(ops.cast(self.beta_1, dtype), t)
         bias2 = 1 - ops.power(ops.cast(self.beta_2, dtype), t)
-        denom = ops.sqrt(v) / ops.sqrt(bias2) + self.epsilon
-        self.assign_sub(variable, (lr / bias1) * m / denom)
+        step = (lr / bias1) * m_new / (ops.sqrt(v_new) / ops.sqrt(bias2) + self.epsilon)
+        # one write per variable (decay first, then the Adam step, as torch's AdamW), so
+        # that a compiled update reads and writes each tensor once
+        decayed = variable
+        if self._decay[index] and self.weight_decay_rate:
+            decayed = variable * (1 - lr * self.weight_decay_rate)
+        self.assign(m, m_new)
+        self.assign(v, v_new)
+        self.assign(variable, decayed - step)
 
     def _all_reduce_sum_gradients(self, grads_and_vars):
         # TensorFlow backend hook: see `reduce_gradients`.
