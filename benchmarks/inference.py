@@ -7,8 +7,8 @@ every contender holds the same weights. Timed, alternating call by call:
 * ours, TensorFlow backend: ``keras_predict`` (``model.predict_on_batch``), ``tf_graph``
   (``tf.function``), ``tf_xla`` (``tf.function(jit_compile=True)``), ``predict_fn`` (the
   fast call ``videomae_tf`` uses itself: ``models.fast.fast_predict``) and
-  ``tf_graph_unfused`` (our attention as matmul + softmax + matmul, the A/B baseline of
-  ``keras.ops.dot_product_attention``);
+  ``tf_xla_einsum_attention`` (XLA, attention through ``keras.ops.dot_product_attention``'s
+  einsums: the A/B baseline of ``layers.attention_per_head``);
 * ours on the JAX (jit) and torch backends, each in its own process (the backend is fixed
   when Keras is imported), timed there the same way;
 * transformers' VideoMAE on torch: ``hf_eager`` (plain attention, as the official code),
@@ -109,42 +109,41 @@ def matmul_rate(n: int = 2048, repeats: int = 5) -> dict:
     return rates
 
 
-def unfused_attention(self, x):
-    """Our attention before ``ops.dot_product_attention``: matmul, float32 softmax, matmul
-    on (B, heads, N, head_dim), as the official code writes it (the A/B baseline)."""
+def einsum_attention(self, x):
+    """Our attention through ``keras.ops.dot_product_attention`` on every backend (on
+    TensorFlow: its einsums over all heads), the form before ``attention_per_head`` (the
+    A/B baseline)."""
     from keras import ops
 
     batch, tokens = ops.shape(x)[0], ops.shape(x)[1]
     qkv = self.qkv(x)
     zeros = ops.zeros((self.inner_dim,), dtype=self.v_bias.dtype)
     qkv = qkv + ops.cast(ops.concatenate([self.q_bias, zeros, self.v_bias]), qkv.dtype)
-    qkv = ops.transpose(ops.reshape(qkv, (batch, tokens, 3, self.num_heads, self.head_dim)),
-                        (2, 0, 3, 1, 4))
-    scores = ops.matmul(qkv[0] * (self.head_dim ** -0.5), ops.swapaxes(qkv[1], -1, -2))
-    attn = ops.cast(ops.softmax(ops.cast(scores, "float32"), axis=-1), qkv.dtype)
-    out = ops.transpose(ops.matmul(attn, qkv[2]), (0, 2, 1, 3))
+    qkv = ops.reshape(qkv, (batch, tokens, 3, self.num_heads, self.head_dim))
+    out = ops.dot_product_attention(qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2],
+                                    scale=self.head_dim ** -0.5)
     return self.proj(ops.reshape(out, (batch, tokens, self.inner_dim)))
 
 
-def our_calls(model, unfused_model) -> dict:
-    """The TensorFlow-backend ways to run our model (``unfused_model``: the same weights
-    with ``unfused_attention`` in every block)."""
+def our_calls(model, einsum_model) -> dict:
+    """The TensorFlow-backend ways to run our model (``einsum_model``: the same weights
+    with ``einsum_attention`` in every block)."""
     import types
 
     import tensorflow as tf
 
     from videomae_tf.models.fast import fast_predict
 
-    for block in unfused_model.blocks:
-        block.attn.call = types.MethodType(unfused_attention, block.attn)
+    for block in einsum_model.blocks:
+        block.attn.call = types.MethodType(einsum_attention, block.attn)
     graph = tf.function(lambda x: model(x, training=False))
     xla = tf.function(lambda x: model(x, training=False), jit_compile=True)
-    unfused = tf.function(lambda x: unfused_model(x, training=False))
+    einsum = tf.function(lambda x: einsum_model(x, training=False), jit_compile=True)
     fast = fast_predict(model)
     return {"keras_predict": lambda x: np.asarray(model.predict_on_batch(x)),
             "tf_graph": lambda x: graph(x).numpy(),
             "tf_xla": lambda x: xla(x).numpy(),
-            "tf_graph_unfused": lambda x: unfused(x).numpy(),
+            "tf_xla_einsum_attention": lambda x: einsum(x).numpy(),
             "predict_fn": lambda x: np.asarray(fast(x))}
 
 
@@ -182,7 +181,10 @@ def _torch_call(model, dtype: str):
 
 
 def child(backend: str, weights: str, batch: int, repeats: int, dtype: str) -> None:
-    """Run in a process of its own: time our model on ``backend``, print JSON."""
+    """Run in a process of its own: time our model on ``backend`` (on JAX also with
+    ``einsum_attention``, the A/B of ``attention_per_head`` on CPU), print JSON."""
+    import types
+
     import keras
 
     from videomae_tf.models import load_model
@@ -190,16 +192,24 @@ def child(backend: str, weights: str, batch: int, repeats: int, dtype: str) -> N
 
     if dtype == "bfloat16":
         keras.config.set_dtype_policy("mixed_bfloat16")
-    model = load_model(weights)
     rng = np.random.default_rng(1)
+    model = load_model(weights)
     clips = rng.standard_normal((batch, *model.clip_shape)).astype("float32")
-    fast = fast_predict(model)
-    seconds = timed_rounds({"run": lambda x: np.asarray(fast(x))}, {"run": clips}, repeats)
-    print("RESULT " + json.dumps({"seconds_per_clip": seconds["run"],
-                                  "logits": np.asarray(fast(clips)).tolist()}))
+    name = f"{backend}_jit" if backend == "jax" else f"{backend}_backend"
+    runs = {name: fast_predict(model)}
+    if backend == "jax":
+        einsum_model = load_model(weights)
+        for block in einsum_model.blocks:
+            block.attn.call = types.MethodType(einsum_attention, block.attn)
+        runs["jax_jit_dot_product_attention"] = fast_predict(einsum_model)
+    calls = {key: (lambda x, run=run: np.asarray(run(x))) for key, run in runs.items()}
+    seconds = timed_rounds(calls, {key: clips for key in calls}, repeats)
+    print("RESULT " + json.dumps({key: [seconds[key], calls[key](clips).tolist()]
+                                  for key in calls}))
 
 
-def run_child(backend: str, weights: Path, batch: int, repeats: int, dtype: str):
+def run_child(backend: str, weights: Path, batch: int, repeats: int, dtype: str) -> dict:
+    """{mode: (seconds per clip, logits)} of ``child`` on ``backend`` ({} if it failed)."""
     env = dict(os.environ, KERAS_BACKEND=backend)
     out = subprocess.run([sys.executable, __file__, "--child", backend, "--weights",
                           str(weights), "--batches", str(batch), "--repeats", str(repeats),
@@ -208,9 +218,9 @@ def run_child(backend: str, weights: Path, batch: int, repeats: int, dtype: str)
     if out.returncode or line is None:
         print(f"{backend} backend failed: {out.stderr.strip().splitlines()[-1:]}",
               file=sys.stderr)
-        return None
-    result = json.loads(line[len("RESULT "):])
-    return result["seconds_per_clip"], np.asarray(result["logits"], np.float32)
+        return {}
+    return {key: (value[0], np.asarray(value[1], np.float32))
+            for key, value in json.loads(line[len("RESULT "):]).items()}
 
 
 def bench_size(size: str, batches, repeats: int, dtypes, backends, folder: Path,
@@ -228,22 +238,19 @@ def bench_size(size: str, batches, repeats: int, dtypes, backends, folder: Path,
     for dtype in dtypes:
         keras.config.set_dtype_policy("mixed_bfloat16" if dtype == "bfloat16" else "float32")
         model = convert(folder / size, None, log=None, progress=False).model
-        unfused = convert(folder / size, None, log=None, progress=False).model
+        einsum_model = convert(folder / size, None, log=None, progress=False).model
         weights = save_weights(model, folder / f"{size}.weights.h5")
         keras.config.set_dtype_policy("float32")
-        calls = dict(our_calls(model, unfused), **hf_calls(size, dtype))
+        calls = dict(our_calls(model, einsum_model), **hf_calls(size, dtype))
         for batch in batches:
             rng = np.random.default_rng(1)
             clips = rng.standard_normal((batch, *model.clip_shape)).astype("float32")
             seconds = timed_rounds(calls, {name: clips for name in calls}, repeats)
             logits = {name: np.asarray(call(clips), np.float32) for name, call in calls.items()}
             for backend in backends:
-                result = run_child(backend, weights, batch, repeats, dtype)
-                if result is not None:
-                    seconds[f"{backend}_jit" if backend == "jax" else f"{backend}_backend"] = \
-                        result[0]
-                    logits[f"{backend}_jit" if backend == "jax" else f"{backend}_backend"] = \
-                        result[1]
+                for name, (value, backend_logits) in run_child(
+                        backend, weights, batch, repeats, dtype).items():
+                    seconds[name], logits[name] = value, backend_logits
             if dtype == "float32":
                 reference[batch] = logits["hf_eager"]
             base = seconds["hf_eager"]

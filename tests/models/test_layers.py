@@ -6,8 +6,8 @@ import pytest
 import keras
 import tensorflow as tf
 
-from videomae_tf.models.layers import (Attention, Block, DropPath, attention_per_head,
-                                        sinusoid_table)
+from videomae_tf.models.layers import (PER_HEAD_MIN_TOKENS, Attention, Block, DropPath,
+                                        attention_per_head, sinusoid_table)
 
 
 def test_sinusoid_row_one_matches_spec():
@@ -53,10 +53,11 @@ def _attention_reference(x, qkv_w, q_bias, v_bias, proj_w, proj_b, heads, cosine
     return out @ proj_w + proj_b
 
 
-def test_attention_matches_numpy_reference_with_q_and_v_bias():
+@pytest.mark.parametrize("tokens", [5, PER_HEAD_MIN_TOKENS])  # both attention forms
+def test_attention_matches_numpy_reference_with_q_and_v_bias(tokens):
     rng = np.random.default_rng(0)
     layer = Attention(16, 4, name="attn")
-    x = rng.normal(size=(2, 5, 16)).astype("float32")
+    x = rng.normal(size=(2, tokens, 16)).astype("float32")
     layer.build(x.shape)
     for var in layer.weights:
         var.assign(rng.normal(size=var.shape).astype("float32") * 0.3)
@@ -68,10 +69,11 @@ def test_attention_matches_numpy_reference_with_q_and_v_bias():
     np.testing.assert_allclose(got, want, atol=1e-5)
 
 
-def test_cosine_attention_matches_numpy_reference():
+@pytest.mark.parametrize("tokens", [5, PER_HEAD_MIN_TOKENS])
+def test_cosine_attention_matches_numpy_reference(tokens):
     rng = np.random.default_rng(1)
     layer = Attention(16, 4, cosine=True, name="attn")
-    x = rng.normal(size=(2, 5, 16)).astype("float32")
+    x = rng.normal(size=(2, tokens, 16)).astype("float32")
     layer.build(x.shape)
     for var in layer.weights:
         var.assign(rng.normal(size=var.shape).astype("float32") * 0.3 + (
