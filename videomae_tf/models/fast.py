@@ -6,10 +6,11 @@ one compiled function, traced once per batch size, with no Keras ``predict`` mac
 chosen from ``benchmarks/inference.py``, not assumed:
 
 * TensorFlow: XLA (``tf.function(jit_compile=True)``) on every device: on the 2-core
-  AVX2 CPU it runs ViT-S 1.46x faster than the plain graph (1.68 vs 2.45 s per clip) and
-  its first call (compiling included) is about as long as the graph's; on GPU/TPU XLA is
-  the expected winner. ``mode="graph"`` keeps the plain graph (measure on your CPU:
-  ``benchmarks/inference.py``);
+  AVX2 CPU it runs ViT-S as fast as the plain graph one clip at a time and 1.6x faster four
+  at a time (1.45 vs 2.28 s per clip), and its first call (compiling included) is about as
+  long as the graph's; on GPU/TPU XLA is the expected winner. ``mode="graph"`` keeps the
+  plain graph (measure on your CPU: ``benchmarks/inference.py``). Keras's own
+  ``model.predict`` leaves XLA off on CPU-only machines;
 * JAX: ``jax.jit`` of the model's stateless call over its variables as they are now
   (call ``fast_predict`` again after loading other weights);
 * torch: the model under ``torch.inference_mode``.
