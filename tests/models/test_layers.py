@@ -7,7 +7,7 @@ import keras
 import tensorflow as tf
 
 from videomae_tf.models.layers import (PER_HEAD_MIN_TOKENS, Attention, Block, DropPath,
-                                        attention_per_head, sinusoid_table)
+                                        attends_per_head, attention_per_head, sinusoid_table)
 
 
 def test_sinusoid_row_one_matches_spec():
@@ -113,6 +113,12 @@ def test_attention_per_head_gradients_match_dot_product_attention():
     fused = grads(lambda q, k, v: keras.ops.dot_product_attention(q, k, v, scale=0.3))
     for got, want in zip(grads(lambda q, k, v: attention_per_head(q, k, v, 0.3)), fused):
         np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-5)
+
+
+def test_attention_form_follows_the_token_count():
+    """TensorFlow (no fused kernel): head by head from PER_HEAD_MIN_TOKENS on."""
+    assert not attends_per_head(PER_HEAD_MIN_TOKENS - 1)
+    assert attends_per_head(PER_HEAD_MIN_TOKENS) and attends_per_head(None)
 
 
 def test_attention_per_head_in_bfloat16_stays_within_its_bound():

@@ -70,6 +70,20 @@ def test_saved_model_export_reloads_with_tf_saved_model_load(tmp_path, classifie
     )
 
 
+def test_saved_model_serves_through_xla_unless_asked_not_to(tmp_path, classifier):
+    """The exported ``serve`` carries XLA's must-compile mark (the fastest TF mode measured,
+    benchmarks/inference.py); ``jit_compile=False`` leaves the plain graph."""
+    import tensorflow as tf
+
+    marker = b"_XlaMustCompile"
+    export_saved_model(classifier, tmp_path / "xla")
+    assert marker in (tmp_path / "xla" / "saved_model.pb").read_bytes()
+    export_saved_model(classifier, tmp_path / "graph", jit_compile=False)
+    assert marker not in (tmp_path / "graph" / "saved_model.pb").read_bytes()
+    served = tf.saved_model.load(str(tmp_path / "graph"))
+    np.testing.assert_allclose(served.serve(CLIP).numpy(), classifier(CLIP), atol=1e-5)
+
+
 def test_load_model_errors_are_clear(tmp_path, classifier):
     with pytest.raises(FileNotFoundError, match="no model file"):
         videomae_tf.load_model(tmp_path / "missing.weights.h5")
