@@ -102,8 +102,8 @@ PER_HEAD_MIN_TOKENS = 256
 def has_fused_attention() -> bool:
     """Whether ``ops.dot_product_attention`` runs a fused kernel here: torch's SDPA (flash
     attention on CPU and GPU) and JAX on GPU/TPU (cuDNN / Pallas). TensorFlow has none, and
-    on a JAX CPU its XLA form is 1.7x slower than ``attention_per_head`` (ViT-S forward,
-    16 x 224: 2.5 s against 1.4 s)."""
+    on a JAX CPU its XLA form is 1.5x slower than ``attention_per_head`` (ViT-S, 16 x 224:
+    2.50 against 1.69 s per clip, ``benchmarks/inference.py``)."""
     backend = keras.backend.backend()
     if backend == "jax":
         import jax
