@@ -9,8 +9,9 @@ import keras
 import numpy as np
 import pytest
 
-from videomae_tf.data import sampling, transforms
-from videomae_tf.data.decoders import VideoReader, read_clip
+from videomae_tf.data.annotations import VideoRecord
+from videomae_tf.evaluation import TestViews as Views  # not collected as a test class
+from videomae_tf.evaluation import views_dataset
 from videomae_tf.models import load_model
 from videomae_tf.models.fast import fast_predict
 
@@ -21,13 +22,15 @@ REAL_VIDEOS = ("arm_wrestling_k400.mp4", "flipping_pancake.mkv", "mmaction2_test
                "rotation_90.mov", "short_32_frames.mp4", "ma52_nodding_0019_02_0078.mp4")
 
 
-def _centre_clip(path: Path, clip_shape) -> np.ndarray:
-    """The official single-view test clip (centre of the video, centre crop)."""
-    frames, crop = clip_shape[0], clip_shape[1]
-    indices = sampling.dense_test_indices(len(VideoReader(path)), frames, 2, 1)[0]
-    video, _ = read_clip(path, indices)
-    return transforms.normalize(transforms.center_crop(
-        transforms.resize_short_side(video, crop), crop))
+def _centre_clips(paths, clip_shape) -> np.ndarray:
+    """One official test view per video (the centre clip, centre crop), decoded by the
+    evaluation pipeline that ``evaluate`` and ``predict`` use."""
+    records = [VideoRecord(str(path), 0) for path in paths]
+    views = Views(num_clips=1, num_crops=1, sampling_rate=2)
+    batches = views_dataset(records, clip_shape, views, batch_size=len(records), on_error="raise")
+    clips = np.concatenate([batch["video"].numpy() for batch in batches])
+    assert len(clips) == len(records)
+    return clips
 
 
 def _logits(weights: str, clips: np.ndarray, policy: str) -> np.ndarray:
@@ -49,7 +52,7 @@ def test_bfloat16_logits_stay_close_and_keep_top1_on_real_videos(synthetic_run, 
     paths = [shared_data / "videos" / name for name in REAL_VIDEOS]
     validation = sorted(root.glob("videos/val/*.avi"))  # the trained domain, one per class
     paths += validation[::max(1, len(validation) // 8)]
-    clips = np.stack([_centre_clip(path, clip_shape) for path in paths])
+    clips = _centre_clips(paths, clip_shape)
     fp32 = _logits(summary["weights"], clips, "float32")
     bf16 = _logits(summary["weights"], clips, "mixed_bfloat16")
     error = np.abs(bf16 - fp32).max(axis=1) / np.abs(fp32).max(axis=1)
