@@ -109,36 +109,31 @@ def matmul_rate(n: int = 2048, repeats: int = 5) -> dict:
     return rates
 
 
-def einsum_attention(self, x):
-    """Our attention through ``keras.ops.dot_product_attention`` on every backend (on
-    TensorFlow: its einsums over all heads), the form before ``attention_per_head`` (the
-    A/B baseline)."""
-    from keras import ops
+def with_einsum_attention(run):
+    """``run`` traced with ``keras.ops.dot_product_attention`` in every block (on TensorFlow
+    its einsums over all heads), the form before ``layers.attention_per_head``: the A/B
+    baseline. A compiled call traces on its first call, so the switch is held around every
+    call (free once traced)."""
+    from unittest import mock
 
-    batch, tokens = ops.shape(x)[0], ops.shape(x)[1]
-    qkv = self.qkv(x)
-    zeros = ops.zeros((self.inner_dim,), dtype=self.v_bias.dtype)
-    qkv = qkv + ops.cast(ops.concatenate([self.q_bias, zeros, self.v_bias]), qkv.dtype)
-    qkv = ops.reshape(qkv, (batch, tokens, 3, self.num_heads, self.head_dim))
-    out = ops.dot_product_attention(qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2],
-                                    scale=self.head_dim ** -0.5)
-    return self.proj(ops.reshape(out, (batch, tokens, self.inner_dim)))
+    from videomae_tf.models import layers
+
+    def call(x):
+        with mock.patch.object(layers, "attends_per_head", lambda tokens: False):
+            return run(x)
+    return call
 
 
-def our_calls(model, einsum_model) -> dict:
-    """The TensorFlow-backend ways to run our model (``einsum_model``: the same weights
-    with ``einsum_attention`` in every block)."""
-    import types
-
+def our_calls(model) -> dict:
+    """The TensorFlow-backend ways to run our model."""
     import tensorflow as tf
 
     from videomae_tf.models.fast import fast_predict
 
-    for block in einsum_model.blocks:
-        block.attn.call = types.MethodType(einsum_attention, block.attn)
     graph = tf.function(lambda x: model(x, training=False))
     xla = tf.function(lambda x: model(x, training=False), jit_compile=True)
-    einsum = tf.function(lambda x: einsum_model(x, training=False), jit_compile=True)
+    einsum = with_einsum_attention(
+        tf.function(lambda x: model(x, training=False), jit_compile=True))
     fast = fast_predict(model)
     return {"keras_predict": lambda x: np.asarray(model.predict_on_batch(x)),
             "tf_graph": lambda x: graph(x).numpy(),
@@ -181,10 +176,8 @@ def _torch_call(model, dtype: str):
 
 
 def child(backend: str, weights: str, batch: int, repeats: int, dtype: str) -> None:
-    """Run in a process of its own: time our model on ``backend`` (on JAX also with
-    ``einsum_attention``, the A/B of ``attention_per_head`` on CPU), print JSON."""
-    import types
-
+    """Run in a process of its own: time our model on ``backend`` (on JAX also
+    ``with_einsum_attention``, the A/B of ``attention_per_head`` on CPU), print JSON."""
     import keras
 
     from videomae_tf.models import load_model
@@ -198,10 +191,7 @@ def child(backend: str, weights: str, batch: int, repeats: int, dtype: str) -> N
     name = f"{backend}_jit" if backend == "jax" else f"{backend}_backend"
     runs = {name: fast_predict(model)}
     if backend == "jax":
-        einsum_model = load_model(weights)
-        for block in einsum_model.blocks:
-            block.attn.call = types.MethodType(einsum_attention, block.attn)
-        runs["jax_jit_dot_product_attention"] = fast_predict(einsum_model)
+        runs["jax_jit_dot_product_attention"] = with_einsum_attention(fast_predict(model))
     calls = {key: (lambda x, run=run: np.asarray(run(x))) for key, run in runs.items()}
     seconds = timed_rounds(calls, {key: clips for key in calls}, repeats)
     print("RESULT " + json.dumps({key: [seconds[key], calls[key](clips).tolist()]
@@ -238,10 +228,9 @@ def bench_size(size: str, batches, repeats: int, dtypes, backends, folder: Path,
     for dtype in dtypes:
         keras.config.set_dtype_policy("mixed_bfloat16" if dtype == "bfloat16" else "float32")
         model = convert(folder / size, None, log=None, progress=False).model
-        einsum_model = convert(folder / size, None, log=None, progress=False).model
         weights = save_weights(model, folder / f"{size}.weights.h5")
         keras.config.set_dtype_policy("float32")
-        calls = dict(our_calls(model, einsum_model), **hf_calls(size, dtype))
+        calls = dict(our_calls(model), **hf_calls(size, dtype))
         for batch in batches:
             rng = np.random.default_rng(1)
             clips = rng.standard_normal((batch, *model.clip_shape)).astype("float32")
