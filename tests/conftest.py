@@ -1,10 +1,13 @@
 """Shared test setup: quiet TensorFlow, the TF backend, and the shared real-data folder."""
 
 import os
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+# Caches (the measured fast_predict modes, converted checkpoints) stay out of $HOME.
+os.environ.setdefault("VIDEOMAE_TF_CACHE", tempfile.mkdtemp(prefix="videomae_tf_cache_"))
 
 import pytest  # noqa: E402
 

@@ -1,6 +1,8 @@
 """``fast_predict``: the compiled inference call every command uses gives the model's own
 outputs (fused attention and XLA included), for classifiers and the MA-52 model."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -33,3 +35,56 @@ def test_fast_predict_keeps_dict_outputs():
 def test_unknown_mode_is_refused():
     with pytest.raises(ValueError, match="'auto', 'graph' or 'xla'"):
         fast_predict(VideoMAEClassifier(num_classes=2, **TINY), "fast")
+
+
+def test_auto_mode_is_measured_once_per_shape_and_cached(monkeypatch, tmp_path):
+    from videomae_tf.models import fast
+
+    monkeypatch.setenv("VIDEOMAE_TF_CACHE", str(tmp_path))
+    monkeypatch.delenv(fast.MODE_ENV, raising=False)
+    model = VideoMAEClassifier(num_classes=5, init_scale=1.0, **TINY)
+    run = fast_predict(model)
+    run(CLIPS)
+    assert run.modes[CLIPS.shape] in ("graph", "xla")
+    table = json.loads((tmp_path / "fast_modes.json").read_text())
+    assert list(table.values()) == [run.modes[CLIPS.shape]]
+
+    def no_probe(*args):
+        raise AssertionError("the cached choice should be used")
+
+    monkeypatch.setattr(fast, "_measure", no_probe)
+    again = fast_predict(model)
+    np.testing.assert_allclose(np.asarray(again(CLIPS)), np.asarray(run(CLIPS)), atol=1e-5)
+    assert again.modes == run.modes
+    with pytest.raises(AssertionError, match="cached choice"):  # a new shape is measured
+        again(CLIPS[:1])
+
+
+def test_the_mode_variable_fixes_the_mode_and_is_checked(monkeypatch):
+    from videomae_tf.models import fast
+
+    model = VideoMAEClassifier(num_classes=2, **TINY)
+    monkeypatch.setenv(fast.MODE_ENV, "graph")
+    run = fast_predict(model)
+    run(CLIPS)
+    assert run.modes == {CLIPS.shape: "graph"}
+    monkeypatch.setenv(fast.MODE_ENV, "fastest")
+    with pytest.raises(ValueError, match=r"\$VIDEOMAE_TF_FAST_MODE must be .* got 'fastest'"):
+        fast_predict(model)
+
+
+@pytest.mark.parametrize("mode", ["graph", "xla"])
+def test_bf16_fast_paths_stay_near_fp32(mode):
+    import keras
+
+    model = VideoMAEClassifier(num_classes=5, init_scale=1.0, **TINY)
+    expected = np.asarray(fast_predict(model, mode)(CLIPS))
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        half = VideoMAEClassifier(num_classes=5, init_scale=1.0, **TINY)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    half.set_weights(model.get_weights())
+    got = np.asarray(keras.ops.cast(fast_predict(half, mode)(CLIPS), "float32"))
+    scale = np.abs(expected).max(axis=-1, keepdims=True)
+    assert np.all(np.abs(got - expected) <= 0.03 * scale)

@@ -7,7 +7,8 @@ import keras
 import tensorflow as tf
 
 from videomae_tf.models.layers import (PER_HEAD_MIN_TOKENS, Attention, Block, DropPath,
-                                        attends_per_head, attention_per_head, sinusoid_table)
+                                        attends_per_head, attention_per_head,
+                                        has_one_pass_softmax, sinusoid_table)
 
 
 def test_sinusoid_row_one_matches_spec():
@@ -92,23 +93,42 @@ def _qkv(seed: int, tokens: int = 40, heads: int = 3, head_dim: int = 8, spread:
             for _ in range(3)]
 
 
-def test_attention_per_head_matches_dot_product_attention_in_fp32():
+#: Both forms of ``attention_per_head``: one-pass softmax (TensorFlow outside XLA) and the
+#: exp / sum form (under XLA).
+FORMS = {"one_pass_softmax": lambda f: f, "xla_exp_sum": lambda f: tf.function(f, jit_compile=True)}
+
+
+def test_softmax_form_follows_xla():
+    seen = {}
+    for name, wrap in FORMS.items():
+        def probe(x, name=name):
+            seen[name] = has_one_pass_softmax()
+            return x
+        wrap(probe)(tf.ones(1))
+    assert seen == {"one_pass_softmax": True, "xla_exp_sum": False}
+
+
+@pytest.mark.parametrize("form", sorted(FORMS))
+def test_attention_per_head_matches_dot_product_attention_in_fp32(form):
     q, k, v = _qkv(0)
     want = np.asarray(keras.ops.dot_product_attention(q, k, v, scale=8 ** -0.5))
-    got = np.asarray(attention_per_head(q, k, v, 8 ** -0.5))
+    got = np.asarray(FORMS[form](lambda q, k, v: attention_per_head(q, k, v, 8 ** -0.5))(q, k, v))
     assert got.shape == (2, 40, 24)
     np.testing.assert_allclose(got, want.reshape(2, 40, 24), atol=1e-5)
 
 
-def test_attention_per_head_gradients_match_dot_product_attention():
+@pytest.mark.parametrize("form", sorted(FORMS))
+def test_attention_per_head_gradients_match_dot_product_attention(form):
     q, k, v = (tf.constant(t) for t in _qkv(1))
 
     def grads(attend):
-        with tf.GradientTape() as tape:
-            tape.watch([q, k, v])
-            out = tf.reshape(attend(q, k, v), (2, 40, 24))
-            loss = tf.reduce_sum(tf.sin(out))
-        return tape.gradient(loss, [q, k, v])
+        def run(q, k, v):
+            with tf.GradientTape() as tape:
+                tape.watch([q, k, v])
+                out = tf.reshape(attend(q, k, v), (2, 40, 24))
+                loss = tf.reduce_sum(tf.sin(out))
+            return tape.gradient(loss, [q, k, v])
+        return FORMS[form](run)(q, k, v)
 
     fused = grads(lambda q, k, v: keras.ops.dot_product_attention(q, k, v, scale=0.3))
     for got, want in zip(grads(lambda q, k, v: attention_per_head(q, k, v, 0.3)), fused):
@@ -121,13 +141,15 @@ def test_attention_form_follows_the_token_count():
     assert attends_per_head(PER_HEAD_MIN_TOKENS) and attends_per_head(None)
 
 
-def test_attention_per_head_in_bfloat16_stays_within_its_bound():
-    """bf16 inputs (8 mantissa bits, relative step 2^-8): the float32 softmax keeps the
-    output within 0.05 of the fp32 result for O(1) values, and the scores do not overflow."""
+@pytest.mark.parametrize("form", sorted(FORMS))
+def test_attention_per_head_in_bfloat16_stays_within_its_bound(form):
+    """bf16 inputs (8 mantissa bits, relative step 2^-8): the softmax, float32 inside,
+    keeps the output within 0.05 of the fp32 result for O(1) values, and the scores do not
+    overflow."""
     q, k, v = _qkv(2, spread=3.0)
     want = np.asarray(attention_per_head(q, k, v, 8 ** -0.5))
     half = [keras.ops.cast(t, "bfloat16") for t in (q, k, v)]
-    got = attention_per_head(*half, 8 ** -0.5)
+    got = FORMS[form](lambda q, k, v: attention_per_head(q, k, v, 8 ** -0.5))(*half)
     assert keras.backend.standardize_dtype(got.dtype) == "bfloat16"
     got = np.asarray(keras.ops.cast(got, "float32"))
     assert np.isfinite(got).all()

@@ -2,39 +2,52 @@
 
 ``fast_predict(model)`` returns ``run(clips) -> outputs`` (numpy in, backend tensors out):
 one compiled function, traced once per batch size, with no Keras ``predict`` machinery
-(callbacks, data adapters, host round trips) on the hot path. What "compiled" means was
-chosen from ``benchmarks/inference.py``, not assumed:
+(callbacks, data adapters, host round trips) on the hot path.
 
-* TensorFlow: XLA (``tf.function(jit_compile=True)``) on every device: on the 2-core
-  AVX2 CPU it runs ViT-S as fast as the plain graph one clip at a time and 1.6x faster four
-  at a time (1.45 vs 2.28 s per clip), and its first call (compiling included) is about as
-  long as the graph's; on GPU/TPU XLA is the expected winner. ``mode="graph"`` keeps the
-  plain graph (measure on your CPU: ``benchmarks/inference.py``). Keras's own
-  ``model.predict`` leaves XLA off on CPU-only machines;
+* TensorFlow on a GPU/TPU: XLA (``tf.function(jit_compile=True)``).
+* TensorFlow on a CPU: the plain graph or XLA, **whichever measures faster on this CPU**.
+  The first call of each input shape runs both twice and keeps the faster; the choice is
+  cached per CPU model and features, TensorFlow version, model config, shape and dtype
+  policy (``fast_modes.json`` in ``hub.cache_dir()``), so later processes skip the probe.
+  Neither wins everywhere (``benchmarks/inference.py``): on a 2-core AVX-512/BF16 AMD CPU,
+  ViT-S fp32 runs 0.64 s/clip in the graph and 0.67 with XLA, bf16 0.42 in the graph and
+  0.77 with XLA (XLA's CPU matmul has no bf16 kernel: 198 vs the graph's oneDNN 408
+  GFLOP/s); on a 2-core AVX2 CPU XLA was 1.6x faster at four clips a call.
+  ``VIDEOMAE_TF_FAST_MODE=graph|xla`` (or ``mode=``) skips the probe.
 * JAX: ``jax.jit`` of the model's stateless call over its variables as they are now
   (call ``fast_predict`` again after loading other weights);
 * torch: the model under ``torch.inference_mode``.
 
-``mode`` forces "graph" or "xla" on TensorFlow. ``predict``, ``evaluate``, ``features``
-and ``timeline`` run models through it (``evaluation.as_inference_model``).
+``predict``, ``evaluate``, ``features`` and ``timeline`` run models through it
+(``evaluation.as_inference_model``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import time
 from typing import Callable
 
 import keras
 
 from videomae_tf.errors import InputError
 
-__all__ = ["fast_predict"]
+__all__ = ["MODE_ENV", "fast_predict"]
+
+#: Environment variable that fixes the TensorFlow mode ("graph" or "xla") for every call.
+MODE_ENV = "VIDEOMAE_TF_FAST_MODE"
+_MODES = ("graph", "xla")
+_CACHE_FILE = "fast_modes.json"
 
 
 def fast_predict(model, mode: str = "auto") -> Callable:
-    """``run(clips)`` for ``model`` in inference mode (see the module doc)."""
+    """``run(clips)`` for ``model`` in inference mode (see the module doc); on TensorFlow
+    ``run.modes`` maps each input shape seen to the mode that runs it."""
     backend = keras.backend.backend()
     if backend == "tensorflow":
-        return _tensorflow(model, mode)
+        return _TensorFlowRun(model, mode)
     if backend == "jax":
         return _jax(model)
     if backend == "torch":
@@ -42,15 +55,108 @@ def fast_predict(model, mode: str = "auto") -> Callable:
     return lambda clips: model(clips, training=False)
 
 
-def _tensorflow(model, mode: str) -> Callable:
-    import tensorflow as tf
+class _TensorFlowRun:
+    """Graph and XLA functions of one model, and the mode chosen per input shape."""
 
-    mode = "xla" if mode == "auto" else mode
-    if mode not in ("graph", "xla"):
-        raise InputError(f"mode must be 'auto', 'graph' or 'xla', got {mode!r}")
-    function = tf.function(lambda clips: model(clips, training=False),
-                           jit_compile=mode == "xla")
-    return lambda clips: function(tf.convert_to_tensor(clips))
+    def __init__(self, model, mode: str):
+        import tensorflow as tf
+
+        if mode == "auto":
+            mode = os.environ.get(MODE_ENV) or "auto"
+            where = f"${MODE_ENV}"
+        else:
+            where = "mode"
+        if mode not in ("auto", *_MODES):
+            raise InputError(f"{where} must be 'auto', 'graph' or 'xla', got {mode!r}")
+        self.model = model
+        self.fixed = None if mode == "auto" else mode
+        if self.fixed is None and (tf.config.list_logical_devices("GPU")
+                                   or tf.config.list_logical_devices("TPU")):
+            self.fixed = "xla"
+        self.functions = {
+            name: tf.function(lambda clips: model(clips, training=False),
+                              jit_compile=name == "xla")
+            for name in _MODES}
+        self.modes: dict[tuple, str] = {}
+
+    def __call__(self, clips):
+        import tensorflow as tf
+
+        clips = tf.convert_to_tensor(clips)
+        shape = tuple(clips.shape)
+        if shape not in self.modes:
+            self.modes[shape] = self.fixed or _cached_choice(self._key(shape))
+        if self.modes[shape] is None:
+            self.modes[shape] = _measure(self.functions, clips)
+            _store_choice(self._key(shape), self.modes[shape])
+        return self.functions[self.modes[shape]](clips)
+
+    def _key(self, shape: tuple) -> str:
+        import tensorflow as tf
+
+        from videomae_tf.cpu import cpu_info
+
+        identity = {"cpu": cpu_info(), "tensorflow": tf.__version__, "shape": list(shape),
+                    "policy": self.model.dtype_policy.name, "class": type(self.model).__name__,
+                    "config": self.model.get_config()}
+        text = json.dumps(identity, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _measure(functions: dict, clips, rounds: int = 2) -> str:
+    """The mode of ``functions`` that runs ``clips`` fastest: each is traced (and compiled)
+    once, then timed ``rounds`` times, alternating; a mode that fails to compile loses."""
+    def run(name: str) -> float:
+        start = time.perf_counter()
+        keras.tree.map_structure(lambda t: t.numpy(), functions[name](clips))
+        return time.perf_counter() - start
+
+    best = {}
+    for name in functions:
+        try:
+            run(name)
+        except Exception:  # noqa: BLE001 - e.g. an op XLA cannot compile: the other mode runs
+            continue
+        best[name] = float("inf")
+    for _ in range(rounds):
+        for name in best:
+            best[name] = min(best[name], run(name))
+    if not best:
+        return "graph"  # neither compiled: let the graph's own error reach the caller
+    return min(best, key=best.get)
+
+
+def _cache_path():
+    from videomae_tf.hub import cache_dir
+
+    return cache_dir() / _CACHE_FILE
+
+
+def _cached_choice(key: str) -> str | None:
+    try:
+        choice = json.loads(_cache_path().read_text(encoding="utf-8")).get(key)
+    except (OSError, ValueError, AttributeError):
+        return None
+    return choice if choice in _MODES else None
+
+
+def _store_choice(key: str, mode: str) -> None:
+    """Add ``key -> mode`` to the cache file (written to a temporary name, then renamed);
+    a cache that cannot be written only costs the next process a probe."""
+    path = _cache_path()
+    try:
+        try:
+            table = json.loads(path.read_text(encoding="utf-8"))
+            table = table if isinstance(table, dict) else {}
+        except (OSError, ValueError):
+            table = {}
+        table[key] = mode
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(table, indent=1), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 def _jax(model) -> Callable:

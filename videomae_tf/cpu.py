@@ -1,0 +1,41 @@
+"""What CPU this is: its model and the instruction-set features that decide which kernels
+run fastest (AVX2, AVX-512, bf16 units). Benchmarks record it beside every number, and the
+measured choice of ``models.fast`` is cached under it."""
+
+from __future__ import annotations
+
+import functools
+import platform
+
+__all__ = ["KERNEL_FLAGS", "cpu_info", "has_bf16_units"]
+
+#: The ``/proc/cpuinfo`` flags that change which matmul and attention kernels win.
+KERNEL_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16",
+                "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8", "amx_fp16")
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_info() -> dict:
+    """``{"model": name, "machine": arch, "flags": [the KERNEL_FLAGS this CPU has]}``
+    (flags from ``/proc/cpuinfo`` on Linux, empty elsewhere)."""
+    model, flags = platform.processor() or "unknown", set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "model name":
+                    model = value.strip()
+                elif key in ("flags", "Features"):
+                    flags.update(value.split())
+                if key == "" and flags:  # the first processor's block is enough
+                    break
+    except OSError:
+        pass
+    return {"model": model, "machine": platform.machine(),
+            "flags": [flag for flag in KERNEL_FLAGS if flag in flags]}
+
+
+def has_bf16_units() -> bool:
+    """Whether the CPU computes bf16 products natively (AMX-BF16 or AVX512-BF16)."""
+    return bool({"amx_bf16", "avx512_bf16"} & set(cpu_info()["flags"]))
