@@ -13,9 +13,13 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def machine() -> dict:
-    """What the numbers were measured on."""
+    """What the numbers were measured on: cores, platform, and the CPU's model and the
+    features that decide which kernels win (``videomae_tf.cpu``)."""
+    from videomae_tf.cpu import cpu_info, has_bf16_units
+
     return {"cpus": os.cpu_count(), "platform": platform.platform(),
-            "python": platform.python_version()}
+            "python": platform.python_version(), "cpu": cpu_info(),
+            "bf16_units": has_bf16_units()}
 
 
 def alternating_times(calls: dict[str, Callable[[], object]], repeats: int,

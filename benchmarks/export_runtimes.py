@@ -87,13 +87,16 @@ def main(argv=None) -> int:
             start = time.perf_counter()
             path = export_model(model, Path(tmp) / f"model{suffix}", name)
             export_s = time.perf_counter() - start
-            run = load_exported(path, name)
-            seconds = timed(run, clips, args.repeats)
-            diff = float(np.max(np.abs(np.asarray(run(clips)) - reference)))
-            rows[name] = {"seconds_per_clip": seconds, "ratio_to_keras": seconds / keras_s,
-                          "max_abs_logit_diff": diff, "export_seconds": export_s}
-            print(f"{name}: {seconds:.3f} s/clip ({seconds / keras_s:.2f}x Keras), "
-                  f"max |diff| {diff:.1e}, export {export_s:.0f} s")
+            precisions = ("fp32", "bf16") if name == "openvino" else ("fp32",)
+            for precision in precisions:
+                row = name if precision == "fp32" else f"{name}_{precision}"
+                run = load_exported(path, name, precision)
+                seconds = timed(run, clips, args.repeats)
+                diff = float(np.max(np.abs(np.asarray(run(clips)) - reference)))
+                rows[row] = {"seconds_per_clip": seconds, "ratio_to_keras": seconds / keras_s,
+                             "max_abs_logit_diff": diff, "export_seconds": export_s}
+                print(f"{row}: {seconds:.3f} s/clip ({seconds / keras_s:.2f}x Keras), "
+                      f"max |diff| {diff:.1e}, export {export_s:.0f} s")
     write_report(args.output, {"arch": args.arch, "clip_shape": list(model_clip_shape(model)),
                                "batch": args.batch, "repeats": args.repeats,
                                "max_abs_logit": float(np.abs(reference).max()), "runtimes": rows,

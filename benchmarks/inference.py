@@ -16,7 +16,8 @@ every contender holds the same weights. Timed, alternating call by call:
 
 Reported per mode and batch size: seconds per clip (median over ``--repeats`` rounds after a
 warm-up), clips/s, GFLOP/s from the analytic count (2 x multiply-adds), the fraction of a
-large fp32 matmul's rate measured in the same run, the ratio to ``hf_eager`` and the max
+large matmul's rate of the same dtype (the best of TensorFlow's graph, XLA and torch)
+measured in the same run, the ratio to ``hf_sdpa`` of the same dtype, the ratio to ``hf_eager`` and the max
 |logit difference| to it. ``--dtypes bfloat16`` adds bf16 runs (ours: the mixed_bfloat16
 policy; torch: the model cast to bfloat16) with the logit difference to fp32.
 
@@ -91,21 +92,23 @@ def timed_rounds(calls: dict, clips_of: dict, repeats: int) -> dict:
             for name, values in times.items()}
 
 
-def matmul_rate(n: int = 2048, repeats: int = 5) -> dict:
-    """GFLOP/s of an n x n x n fp32 matmul in TensorFlow and torch (the machine's peak
-    for this kind of work, as the frameworks reach it)."""
+def matmul_rate(dtype: str = "float32", n: int = 2048, repeats: int = 5) -> dict:
+    """GFLOP/s of an n x n x n matmul of ``dtype`` in TensorFlow (graph: oneDNN; XLA) and
+    torch: the machine's peak for this kind of work, as the frameworks reach it."""
     import tensorflow as tf
     import torch
 
-    a = tf.random.normal((n, n))
+    a = tf.cast(tf.random.normal((n, n)), dtype)
     tf_mm = tf.function(lambda x: tf.matmul(x, x))
-    ta = torch.randn(n, n)
+    xla_mm = tf.function(lambda x: tf.matmul(x, x), jit_compile=True)
+    ta = torch.randn(n, n).to(getattr(torch, dtype))
     rates = {}
     for name, call in (("tensorflow", lambda: tf_mm(a).numpy()),
+                       ("tensorflow_xla", lambda: xla_mm(a).numpy()),
                        ("torch", lambda: torch.matmul(ta, ta))):
         call()
         best = min(seconds_of(call) for _ in range(repeats))
-        rates[name] = 2 * n ** 3 / best / 1e9
+        rates[name] = round(2 * n ** 3 / best / 1e9, 1)
     return rates
 
 
@@ -214,7 +217,7 @@ def run_child(backend: str, weights: Path, batch: int, repeats: int, dtype: str)
 
 
 def bench_size(size: str, batches, repeats: int, dtypes, backends, folder: Path,
-               peak: float) -> list[dict]:
+               peak: dict) -> list[dict]:
     import keras
 
     from checkpoints_convert import convert
@@ -248,7 +251,8 @@ def bench_size(size: str, batches, repeats: int, dtypes, backends, folder: Path,
                 rows.append(dict(
                     size=size, dtype=dtype, batch=batch, mode=name,
                     seconds_per_clip=round(value, 4), clips_per_second=round(1 / value, 3),
-                    gflops=round(gflops, 1), fraction_of_matmul=round(gflops / peak, 3),
+                    gflops=round(gflops, 1), fraction_of_matmul=round(gflops / peak[dtype], 3),
+                    speedup_vs_hf_sdpa=round(seconds["hf_sdpa"] / value, 3),
                     speedup_vs_hf_eager=round(base / value, 3),
                     max_logit_diff_vs_hf_eager_fp32=float(np.max(np.abs(
                         logits[name] - reference[batch]))) if batch in reference else None,
@@ -256,7 +260,8 @@ def bench_size(size: str, batches, repeats: int, dtypes, backends, folder: Path,
                         logits[name].argmax(-1), reference[batch].argmax(-1)))
                     if batch in reference else None))
                 print(f"{size} {dtype} batch {batch} {name:14s} {value:8.4f} s/clip "
-                      f"{gflops:7.1f} GFLOP/s  x{base / value:.2f} vs hf_eager", flush=True)
+                      f"{gflops:7.1f} GFLOP/s  x{base / value:.2f} vs hf_eager "
+                      f"x{seconds['hf_sdpa'] / value:.2f} vs hf_sdpa", flush=True)
     return rows
 
 
@@ -279,13 +284,13 @@ def main(argv=None) -> int:
     import tensorflow as tf
 
     device = "gpu" if tf.config.list_physical_devices("GPU") else "cpu"
-    peak = matmul_rate()
-    print(f"fp32 matmul: {peak}", flush=True)
+    peak = {dtype: matmul_rate(dtype) for dtype in args.dtypes}
+    print(f"matmul GFLOP/s: {peak}", flush=True)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
             rows += bench_size(size, args.batches, args.repeats, args.dtypes, args.backends,
-                               Path(tmp), peak["tensorflow"])
+                               Path(tmp), {d: max(r.values()) for d, r in peak.items()})
     write_report(args.output or RESULTS / f"inference_{device}.json",
                  {"machine": dict(machine(), device=device), "matmul_gflops": peak,
                   "analytic_gmacs": {s: multiply_adds(SIZES[s]) / 1e9 for s in args.sizes},

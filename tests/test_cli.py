@@ -118,6 +118,34 @@ def test_predict_prints_top_k_names_with_probabilities(trained, data, capsys):
     assert probs == sorted(probs, reverse=True)
 
 
+def test_predict_in_bf16_gives_the_fp32_ranking(trained, data, capsys):
+    """--precision bf16 builds the model under mixed_bfloat16: same top classes as fp32,
+    probabilities within bf16's error."""
+    video = str(data["root"] / "videos" / "val" / "growing_0000.avi")
+    results = {}
+    for precision in ("fp32", "bf16"):
+        assert main(["predict", video, "--weights", str(trained), "--top-k", "2", "--json",
+                     "--precision", precision, *VIEWS]) == 0
+        results[precision] = json.loads(capsys.readouterr().out)[0]["top"]
+    assert [t["name"] for t in results["bf16"]] == [t["name"] for t in results["fp32"]]
+    for half, full in zip(results["bf16"], results["fp32"]):
+        assert abs(half["probability"] - full["probability"]) < 0.03
+
+
+def test_precision_is_checked_and_a_saved_model_refuses_bf16(trained, tmp_path, capsys):
+    assert main(["predict", "x.mp4", "--weights", str(trained), "--precision", "fp8"]) == 2
+    assert "invalid choice: 'fp8'" in capsys.readouterr().err
+    from videomae_tf.evaluation import load_inference_model
+    from videomae_tf.models import load_model
+
+    (tmp_path / "saved").mkdir()
+    (tmp_path / "saved" / "saved_model.pb").write_bytes(b"")
+    with pytest.raises(ValueError, match="SavedModel, which runs as it was exported"):
+        load_inference_model(tmp_path / "saved", dtype="mixed_bfloat16")
+    with pytest.raises(ValueError, match="dtype must be one of float32, mixed_bfloat16"):
+        load_model(trained, dtype="bf16")
+
+
 def test_export_reloads_with_equal_logits(trained, tmp_path, capsys):
     import tensorflow as tf
 
@@ -177,6 +205,50 @@ def test_export_formats_run_in_their_own_runtime(trained, tmp_path, capsys, fmt,
     clip = np.random.default_rng(2).normal(size=(3,) + model.clip_shape).astype(np.float32)
     np.testing.assert_allclose(load_exported(written, fmt)(clip), model.predict_on_batch(clip),
                                atol=1e-4)
+
+
+@pytest.mark.parametrize("runtime, module, precision", [
+    ("onnx", "onnxruntime", "fp32"), ("openvino", "openvino", "fp32"),
+    ("openvino", "openvino", "bf16")])
+def test_predict_runs_in_an_exported_runtime_cached_once(trained, data, tmp_path, capsys,
+                                                         monkeypatch, runtime, module,
+                                                         precision):
+    """--runtime exports into the cache once (a second run converts nothing), leaves the
+    weights' folder as it was and gives Keras's ranking and probabilities."""
+    pytest.importorskip(module, reason=f"{runtime} not installed")
+    monkeypatch.setenv("VIDEOMAE_TF_CACHE", str(tmp_path / "cache"))
+    video = str(data["root"] / "videos" / "val" / "growing_0000.avi")
+    beside = sorted(trained.parent.iterdir())
+    results = []
+    for engine in ("keras", runtime, runtime):
+        assert main(["predict", video, "--weights", str(trained), "--top-k", "3", "--json",
+                     "--runtime", engine, "--precision", precision, *VIEWS]) == 0
+        results.append(json.loads(capsys.readouterr().out)[0]["top"])
+        if engine != "keras":
+            exports = sorted((tmp_path / "cache" / "engines").iterdir())
+            assert len(exports) == 1 and not exports[0].name.startswith(".")
+    assert sorted(trained.parent.iterdir()) == beside
+    tolerance = 1e-4 if precision == "fp32" else 0.03
+    for top in results[1:]:
+        assert [t["name"] for t in top] == [t["name"] for t in results[0]]
+        for engine, reference in zip(top, results[0]):
+            assert abs(engine["probability"] - reference["probability"]) < tolerance
+
+
+def test_runtime_is_checked_before_the_model_loads(trained, tmp_path, capsys):
+    assert main(["predict", "x.mp4", "--weights", str(trained), "--runtime", "tensorrt"]) == 2
+    assert "invalid choice: 'tensorrt'" in capsys.readouterr().err
+    (tmp_path / "v.mp4").write_bytes(b"")
+    video = str(tmp_path / "v.mp4")
+    assert main(["predict", video, "--weights", str(trained), "--runtime", "onnx",
+                 "--precision", "bf16"]) == 2
+    assert capsys.readouterr().err.splitlines()[0].endswith(
+        "--precision bf16 runs on keras or openvino, not on onnx")
+    (tmp_path / "saved").mkdir()
+    (tmp_path / "saved" / "saved_model.pb").write_bytes(b"")
+    assert main(["predict", video, "--weights", str(tmp_path / "saved"),
+                 "--runtime", "openvino"]) == 2
+    assert "is a SavedModel, which runs on keras" in capsys.readouterr().err
 
 
 def test_features_then_linear_probe(trained, data, tmp_path, capsys):

@@ -192,8 +192,16 @@ def export_model(model, output, format: str = "saved_model") -> Path:
     return final
 
 
-def load_exported(path, format: str) -> Callable[[np.ndarray], np.ndarray]:
-    """``clips -> logits`` through the format's own runtime (not Keras)."""
+OPENVINO_PRECISIONS = {"fp32": "f32", "bf16": "bf16"}
+
+
+def load_exported(path, format: str, precision: str = "fp32") -> Callable[[np.ndarray], np.ndarray]:
+    """``clips -> logits`` through the format's own runtime (not Keras). ``precision`` is
+    the arithmetic OpenVINO may use ("fp32" or "bf16"): left alone it picks bf16 itself on
+    a CPU with bf16 units, 10x past the export check's tolerance; the other runtimes run
+    the exported graph's own (fp32) arithmetic."""
+    if precision not in OPENVINO_PRECISIONS:
+        raise ValueError(f"precision {precision!r}: expected one of {sorted(OPENVINO_PRECISIONS)}")
     path = str(path)
     if format == "saved_model":
         import tensorflow as tf
@@ -209,7 +217,8 @@ def load_exported(path, format: str) -> Callable[[np.ndarray], np.ndarray]:
     if format == "openvino":
         import openvino
 
-        compiled = openvino.Core().compile_model(path, "CPU")
+        compiled = openvino.Core().compile_model(
+            path, "CPU", {"INFERENCE_PRECISION_HINT": OPENVINO_PRECISIONS[precision]})
         return lambda clips: np.asarray(compiled(clips)[0])
     if format == "litert":
         from ai_edge_litert.interpreter import Interpreter
@@ -228,13 +237,15 @@ def load_exported(path, format: str) -> Callable[[np.ndarray], np.ndarray]:
     raise AssertionError(format)
 
 
-def verify_export(model, path, format: str = "saved_model", atol: float = 1e-4) -> float:
-    """Run the export in its runtime and the Keras model on the same fixed clips (two, so
-    the batch axis is exercised); returns max |logit difference|, raising beyond ``atol``
-    times the logits' scale (at least 1: fresh heads give logits of ~1e-3)."""
+def verify_export(model, path, format: str = "saved_model", atol: float = 1e-4,
+                  precision: str = "fp32") -> float:
+    """Run the export in its runtime (at ``precision``, see ``load_exported``) and the Keras
+    model on the same fixed clips (two, so the batch axis is exercised); returns max |logit
+    difference|, raising beyond ``atol`` times the logits' scale (at least 1: fresh heads
+    give logits of ~1e-3)."""
     clips = np.random.default_rng(0).normal(size=(2,) + tuple(model_clip_shape(model)))
     clips = clips.astype(np.float32)
-    exported = np.asarray(load_exported(path, format)(clips))
+    exported = np.asarray(load_exported(path, format, precision)(clips))
     expected = np.asarray(model(clips, training=False))
     if exported.shape != expected.shape:
         raise ExportError(f"the {format} export returns shape {exported.shape}, the model "

@@ -215,7 +215,9 @@ def feature_function(model, token_map: bool = False) -> Callable[[np.ndarray], d
         import tensorflow as tf
 
         forward = tf.function(forward, reduce_retracing=True)
-    return lambda clips: {k: np.asarray(v) for k, v in forward(clips).items()}
+    # float32 out whatever the policy (a mixed_bfloat16 model computes in bf16)
+    return lambda clips: {k: np.asarray(v).astype(np.float32, copy=False)
+                          for k, v in forward(clips).items()}
 
 
 def extract_features(model, videos, output: str | os.PathLike, *, root=None,

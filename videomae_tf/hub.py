@@ -164,15 +164,17 @@ def push_to_hub(model, repo_id: str, *, class_names: Sequence[str] | None = None
 # --- reading ------------------------------------------------------------------------
 
 
-def from_pretrained(source, *, checkpoint: str | os.PathLike | None = None, **overrides):
+def from_pretrained(source, *, checkpoint: str | os.PathLike | None = None,
+                    dtype: str | None = None, **overrides):
     """A VideoMAE model from a pretrained folder or model file, ``hf://org/repo[@rev]`` or
-    a zoo name (``checkpoint``: a zoo checkpoint you downloaded yourself). ``overrides``
-    change the config (e.g. ``num_frames=32``). The model's ``class_names`` are set from
-    the folder (None when it has none)."""
+    a zoo name (``checkpoint``: a zoo checkpoint you downloaded yourself). ``dtype`` is the
+    Keras dtype policy to build it under (``"mixed_bfloat16"`` for bf16 inference, see
+    ``models.load_model``). ``overrides`` change the config (e.g. ``num_frames=32``). The
+    model's ``class_names`` are set from the folder (None when it has none)."""
     from videomae_tf.models.saving import load_model, stored_class_names
 
     path = resolve(source, checkpoint=checkpoint)
-    model = load_model(path, **overrides)
+    model = load_model(path, dtype=dtype, **overrides)
     model.class_names = stored_class_names(path)
     return model
 

@@ -1,7 +1,8 @@
-"""bf16 inference (the ``mixed_bfloat16`` policy: bf16 matmuls, float32 softmax and norms)
+"""bf16 inference (the ``mixed_bfloat16`` policy: bf16 matmuls, float32 inside softmax and norms)
 against fp32 on decoded real videos: the logits stay within a stated bound and the top-1
-class does not change. The model is the synthetic recipe's trained one (tests/conftest.py),
-so its logits carry real class margins, not a random model's near-ties."""
+class does not change (out of the trained domain: unless fp32 has it tied within bf16's
+error). The model is the synthetic recipe's trained one (tests/conftest.py), so its logits
+carry real class margins, not a random model's near-ties."""
 
 from pathlib import Path
 
@@ -33,19 +34,17 @@ def _centre_clips(paths, clip_shape) -> np.ndarray:
     return clips
 
 
-def _logits(weights: str, clips: np.ndarray, policy: str) -> np.ndarray:
-    keras.config.set_dtype_policy(policy)
-    try:
-        model = load_model(weights)
-    finally:
-        keras.config.set_dtype_policy("float32")
+def _logits(weights: str, clips: np.ndarray, policy: str, mode: str) -> np.ndarray:
+    model = load_model(weights, dtype=policy)  # the documented one-line way to ask for bf16
     assert model.dtype_policy.name == policy
     return np.asarray(keras.ops.convert_to_numpy(
-        keras.ops.cast(fast_predict(model)(clips), "float32")))
+        keras.ops.cast(fast_predict(model, mode)(clips), "float32")))
 
 
 @pytest.mark.slow
-def test_bfloat16_logits_stay_close_and_keep_top1_on_real_videos(synthetic_run, shared_data):
+@pytest.mark.parametrize("mode", ["graph", "xla"])  # the two forms fast_predict picks from
+def test_bfloat16_logits_stay_close_and_keep_top1_on_real_videos(synthetic_run, shared_data,
+                                                                 mode):
     config, summary, _ = synthetic_run
     root = Path(config["data"]["root"])
     clip_shape = load_model(summary["weights"]).clip_shape
@@ -53,10 +52,17 @@ def test_bfloat16_logits_stay_close_and_keep_top1_on_real_videos(synthetic_run, 
     validation = sorted(root.glob("videos/val/*.avi"))  # the trained domain, one per class
     paths += validation[::max(1, len(validation) // 8)]
     clips = _centre_clips(paths, clip_shape)
-    fp32 = _logits(summary["weights"], clips, "float32")
-    bf16 = _logits(summary["weights"], clips, "mixed_bfloat16")
+    fp32 = _logits(summary["weights"], clips, "float32", "xla")
+    bf16 = _logits(summary["weights"], clips, "mixed_bfloat16", mode)
     error = np.abs(bf16 - fp32).max(axis=1) / np.abs(fp32).max(axis=1)
     print(f"bf16 vs fp32: relative logit error per clip {[round(float(e), 4) for e in error]}")
     assert (error < LOGIT_BOUND).all(), dict(zip(map(str, paths), error))
-    changed = [str(p) for p, a, b in zip(paths, fp32.argmax(1), bf16.argmax(1)) if a != b]
-    assert not changed, f"top-1 changed in bf16 on {changed}"
+    assert (fp32.argmax(1)[len(REAL_VIDEOS):] == bf16.argmax(1)[len(REAL_VIDEOS):]).all(), \
+        "top-1 changed in bf16 on a clip of the trained domain"
+    # Out of the trained domain two classes can tie to within bf16's precision (seen on an
+    # AMX CPU: rotation_90.mov); there a swap is a tie, not a change of ranking.
+    for path, row32, row16 in zip(paths, fp32, bf16):
+        top32, top16 = int(row32.argmax()), int(row16.argmax())
+        margin = row32[top32] - row32[top16]
+        assert margin <= 2 * np.abs(row16 - row32).max(), \
+            f"top-1 changed in bf16 on {path}: fp32 margin {margin:.4f} beyond bf16's error"

@@ -8,8 +8,9 @@ import os
 import sys
 from pathlib import Path
 
-from videomae_tf.cli.common import (WEIGHTS_HELP, UsageError, add_view_arguments, class_names,
-                                    existing, load_inference, views)
+from videomae_tf.cli.common import (WEIGHTS_HELP, UsageError, add_runtime_argument,
+                                    add_view_arguments, class_names, existing, load_inference,
+                                    views)
 
 
 def add_evaluate_arguments(p):
@@ -28,6 +29,7 @@ def add_evaluate_arguments(p):
     p.add_argument("--strict", action="store_true",
                    help="stop at the first video that cannot be read (default: skip and report)")
     add_view_arguments(p)
+    add_runtime_argument(p)
 
 
 def run_evaluate(args) -> int:
@@ -49,7 +51,7 @@ def run_evaluate(args) -> int:
     if missing:
         print(f"warning: {len(missing)} of {len(records)} listed videos do not exist and will "
               f"be skipped (first: {missing[0]})", file=sys.stderr)
-    model = load_inference(args.weights)
+    model = load_inference(args.weights, args.precision, args.runtime)
     names = class_names(args.labels, model.num_classes, model.class_names)
     errors = DecodeErrorLog()
     dataset = views_dataset(records, model.clip_shape, test_views, batch_size=args.batch_size,
@@ -154,6 +156,7 @@ def add_predict_arguments(p):
                    help="folder for <video>.timeline.{csv,json,png} (--timeline; default "
                         "./timeline)")
     add_view_arguments(p)
+    add_runtime_argument(p)
 
 
 def format_predictions(results) -> str:
@@ -179,7 +182,7 @@ def run_predict(args) -> int:
     for video in args.videos:
         if not os.path.isfile(video):
             raise UsageError(f"video not found: {video}")
-    model = load_inference(args.weights)
+    model = load_inference(args.weights, args.precision, args.runtime)
     names = class_names(args.labels, model.num_classes, model.class_names)
     if args.timeline:
         return _run_timeline(args, model, names)

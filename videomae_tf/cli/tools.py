@@ -51,7 +51,7 @@ def run_features(args: argparse.Namespace) -> int:
 
     test_views = views(args)
     videos, root = _feature_inputs(args.videos, args.root)
-    model = load_videomae_model(args.weights)
+    model = load_videomae_model(args.weights, args.precision)
     report = extract_features(model, videos, args.output, root=root, views=test_views,
                               per_clip=args.per_clip, token_map=args.token_map,
                               batch_size=args.batch_size, backend=args.backend)

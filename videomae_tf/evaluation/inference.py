@@ -76,8 +76,8 @@ def as_inference_model(model, source: str | None = None) -> InferenceModel:
 
         def class_logits(clips):  # a MicroActionModel returns a dict; its logits are the classes'
             outputs = run(clips)
-            return keras.ops.convert_to_numpy(outputs["logits"] if isinstance(outputs, dict)
-                                              else outputs)
+            logits = outputs["logits"] if isinstance(outputs, dict) else outputs
+            return keras.ops.convert_to_numpy(keras.ops.cast(logits, "float32"))
 
         return InferenceModel(class_logits, clip_shape, num_classes,
                               source=source or f"model '{model.name}'")
@@ -106,9 +106,10 @@ def _from_saved_model(loaded, source: str) -> InferenceModel:
     return InferenceModel(lambda x: serve(x).numpy(), clip_shape, num_classes, source=source)
 
 
-def load_inference_model(path) -> InferenceModel:
+def load_inference_model(path, dtype: str | None = None) -> InferenceModel:
     """Load ``path``: a SavedModel directory, a pretrained folder (``save_pretrained``), a
-    ``.keras`` file or a ``.weights.h5`` with its sidecar."""
+    ``.keras`` file or a ``.weights.h5`` with its sidecar; ``dtype`` is the Keras dtype
+    policy to build a Keras model under (``models.load_model``)."""
     from videomae_tf.models.saving import FOLDER_CONFIG
 
     path = Path(path)
@@ -118,6 +119,9 @@ def load_inference_model(path) -> InferenceModel:
         if not (path / "saved_model.pb").is_file():
             raise FileNotFoundError(f"{path} is a directory with neither saved_model.pb nor "
                                     f"{FOLDER_CONFIG}: not a SavedModel or pretrained folder")
+        if dtype not in (None, "float32"):
+            raise InputError(f"{path} is a SavedModel, which runs as it was exported: a dtype "
+                             f"({dtype}) needs a .weights.h5, .keras or pretrained folder")
         import tensorflow as tf
 
         loaded = tf.saved_model.load(str(path))
@@ -130,7 +134,7 @@ def load_inference_model(path) -> InferenceModel:
     from videomae_tf.models import MicroActionModel, VideoMAEClassifier, load_model
     from videomae_tf.models.saving import stored_class_names
 
-    keras_model = load_model(path)
+    keras_model = load_model(path, dtype=dtype)
     if not isinstance(keras_model, (VideoMAEClassifier, MicroActionModel)):
         raise InputError(f"{path} holds a {type(keras_model).__name__}, not a classifier")
     model = as_inference_model(keras_model, source=f"model {path}")

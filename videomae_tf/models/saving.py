@@ -115,16 +115,21 @@ def load_weights_strictly(model, path) -> None:
         raise InputError(f"{path} does not fit the model: {first}") from None
 
 
-def load_model(path, **overrides):
+def load_model(path, dtype: str | None = None, **overrides):
     """Rebuild a model from a ``.keras`` file, a ``.weights.h5`` file with its sidecar, or
     a pretrained folder (config.json + model.weights.h5, see ``videomae_tf.hub``).
 
+    ``dtype`` is the Keras dtype policy to build it under: ``"mixed_bfloat16"`` (bf16
+    matmuls, float32 weights, softmax and norms: the fast inference on CPUs with bf16
+    units, ``docs/numerics.md``) or ``"float32"`` (default: what the file's config says).
     ``overrides`` change the config before building (e.g. ``num_frames=32``: position
     tables are rebuilt, weights still fit).
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no model file at {path}")
+    if dtype is not None:
+        overrides["dtype"] = check_policy(dtype)
     if path.suffix == ".keras":
         if overrides:
             raise InputError("overrides need a .weights.h5 file with its JSON sidecar")
@@ -151,6 +156,17 @@ def load_model(path, **overrides):
     model = model_from_config(dict(read_sidecar(config_file), **overrides))
     load_weights_strictly(model, weights)
     return model
+
+
+#: The dtype policies a model may be loaded under.
+POLICIES = ("float32", "mixed_bfloat16", "bfloat16", "mixed_float16", "float16")
+
+
+def check_policy(dtype: str) -> str:
+    """``dtype`` if it names a Keras dtype policy in POLICIES, else an InputError."""
+    if dtype not in POLICIES:
+        raise InputError(f"dtype must be one of {', '.join(POLICIES)}, got {dtype!r}")
+    return dtype
 
 
 def stored_class_names(path) -> list[str] | None:
