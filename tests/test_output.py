@@ -64,12 +64,41 @@ def _tensorflow_version():
 
 
 def test_the_start_is_quiet():
+    """TensorFlow, imported by whatever needs it first after quiet_start, prints nothing;
+    --verbose (no quiet_start) shows its start-up lines."""
     env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    quiet = subprocess.run([sys.executable, "-m", "videomae_tf.cli", "finetune", "--recipe",
-                            "synthetic", "--print-config"], capture_output=True, text=True,
+    script = ("import sys; from videomae_tf.startup import quiet_start; "
+              "quiet_start(verbose=len(sys.argv) > 1); import keras; "
+              "print(keras.ops.convert_to_numpy(keras.ops.ones(2)).sum())")
+    quiet = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                            cwd=REPO, env=env, timeout=120)
     assert quiet.returncode == 0 and quiet.stderr.strip() == "", quiet.stderr
-    json.loads(quiet.stdout)
+    assert quiet.stdout.strip() == "2.0"
+    loud = subprocess.run([sys.executable, "-c", script, "--verbose"], capture_output=True,
+                          text=True, cwd=REPO, env=env, timeout=120)
+    assert loud.returncode == 0 and any(m in loud.stderr for m in TF_STARTUP), loud.stderr
+
+
+#: Commands that answer without TensorFlow, JAX or torch (``--help``, listings, the
+#: resolved config, argument errors): ``main`` on each, in one process.
+ANSWERED_AT_ONCE = [["--help"], ["finetune", "--help"], ["predict", "--help"], ["zoo"],
+                    ["zoo", "videomae_vit_b_k400_ft"],
+                    ["finetune", "--recipe", "synthetic", "--print-config"],
+                    ["pretrain", "--recipe", "synthetic", "--print-config"],
+                    ["predict", "x.mp4", "--weights", "w.weights.h5", "--top-k", "many"],
+                    ["finetune", "--recipe", "no_such_recipe"], ["no-such-command"]]
+
+
+def test_help_listings_and_argument_errors_import_no_framework():
+    script = ("import json, sys\nfrom videomae_tf.cli import main\n"
+              f"codes = [main(argv) for argv in {ANSWERED_AT_ONCE!r}]\n"
+              "loaded = [m for m in ('tensorflow', 'keras', 'jax', 'torch') if m in sys.modules]\n"
+              "print(json.dumps({'codes': codes, 'loaded': loaded}), file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=REPO, timeout=120)
+    report = json.loads(done.stderr.strip().splitlines()[-1])
+    assert report["loaded"] == [], report
+    assert report["codes"] == [0, 0, 0, 0, 0, 0, 0, 2, 2, 2], report
 
 
 def test_progress_on_a_pipe_is_one_plain_line_per_epoch():

@@ -18,8 +18,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 __all__ = ["RUNTIMES", "CHECK_TOLERANCE", "check_runtime", "engine_inference_model",
            "engine_key"]
 
@@ -52,6 +50,8 @@ def _versions(format: str) -> dict[str, str]:
 def engine_key(model, format: str) -> str:
     """A hash of what the export is made from: the model's class, config and weights, the
     format and the converter versions."""
+    import numpy as np
+
     digest = hashlib.sha256()
     digest.update(json.dumps({"class": type(model).__name__, "config": model.get_config(),
                               "format": format, "versions": _versions(format)},

@@ -45,15 +45,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     """Run the command line; returns the exit code."""
-    from videomae_tf.startup import quiet_start
+    from videomae_tf.startup import keras_backend_problem, quiet_start
 
-    # before the parser: building it imports the recipes, and with them TensorFlow
+    # before anything imports TensorFlow: it is then imported quietly, when first needed
     quiet_start(verbose="--verbose" in (sys.argv[1:] if argv is None else argv))
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:  # --help or an argparse error
         return int(e.code or 0)
+    problem = keras_backend_problem()
+    if problem:
+        print(f"{PROG} {args.command}: error: {problem}", file=sys.stderr)
+        return 2
     code = _run(args)
     if args.command in ("finetune", "pretrain") and _in_a_cluster():
         # a worker's runtime threads can outlive a failed (or finished) collective run and
@@ -65,6 +69,8 @@ def main(argv=None) -> int:
 
 
 def _in_a_cluster() -> bool:
+    if not os.environ.get("TF_CONFIG"):  # no cluster: leave the training package unloaded
+        return False
     from videomae_tf.training.distribute import cluster_workers
 
     try:

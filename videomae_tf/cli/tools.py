@@ -80,7 +80,7 @@ def _write_failures(failed: dict[str, str], output: Path) -> None:
 
 
 def add_linear_probe_arguments(p: argparse.ArgumentParser) -> None:
-    from videomae_tf.training.linear_probe import PROBE_DEFAULTS as D
+    from videomae_tf.config.recipes import PROBE_DEFAULTS as D
 
     p.add_argument("--features", required=True,
                    help="features folder or .h5 written by `videomae-tf features`")

@@ -15,15 +15,12 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from videomae_tf.config.recipes import PROBE_DEFAULTS
 from videomae_tf.errors import InputError
 from videomae_tf.files import replacing, write_text_atomic
 from videomae_tf.training.schedules import WarmupCosine
 
 __all__ = ["PROBE_DEFAULTS", "build_probe", "train_linear_probe", "linear_probe_from_lists"]
-
-#: MAE's linear-probing settings (lr is the base rate, scaled by batch / 256).
-PROBE_DEFAULTS = dict(epochs=90, batch_size=256, lr=0.1, warmup_epochs=10, momentum=0.9,
-                      weight_decay=0.0, seed=0)
 
 
 def build_probe(feature_dim: int, num_classes: int) -> keras.Model:
