@@ -76,24 +76,32 @@ def parser():
 
 
 def _overrides(args) -> dict:
-    """The --set options; one that says otherwise than its dedicated flag is an error."""
+    """The --set options, checked for their option's type and range before any file is
+    read; one that says otherwise than its dedicated flag is an error."""
     from videomae_tf.config import apply_settings
+    from videomae_tf.models.options import check_model_options
 
     named = dict(num_frames=args.num_frames, img_size=args.img_size, num_classes=args.num_classes)
     settings = apply_settings({}, named, args.overrides)
-    return {key: settings[key] for key in settings if key not in named or named[key] is None}
+    overrides = {key: settings[key] for key in settings if key not in named or named[key] is None}
+    check_model_options(overrides, "--set")
+    return overrides
 
 
 def main(argv=None):
+    from videomae_tf.startup import keras_backend_problem, quiet_start
+
+    quiet_start()  # TensorFlow, when something first imports it, starts without its C++ lines
     args = parser().parse_args(argv)
+    problem = keras_backend_problem()
+    if problem:
+        print(f"videomae-convert: error: {problem}", file=sys.stderr)
+        return 2
     try:
         overrides = _overrides(args)
     except ValueError as error:
         print(f"videomae-convert: error: {error}", file=sys.stderr)
         return 2
-    from videomae_tf.startup import quiet_start
-
-    quiet_start()
     try:
         from checkpoints_convert.converter import convert
 

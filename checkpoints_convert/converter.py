@@ -187,6 +187,21 @@ def assemble(canon, task, targets):
 # --- main entry ------------------------------------------------------------------------
 
 
+#: Stored dtypes a weight may have (torch and safetensors names, lower case).
+FLOAT_DTYPES = ("float64", "float32", "float16", "bfloat16", "f64", "f32", "f16", "bf16")
+
+
+def check_weight_dtypes(tensors, used) -> None:
+    """A ConversionError naming the first source tensor a weight is made from whose stored
+    dtype is not floating point (integer or boolean tensors are not trained weights)."""
+    for key, names in sorted(used.items()):
+        for name in names:
+            dtype = tensors[name].dtype if name in tensors else "float32"
+            if dtype not in FLOAT_DTYPES:
+                raise ConversionError(f"{name} is stored as {dtype}, but {key} is a trained "
+                                      "weight: expected float32, float16 or bfloat16")
+
+
 def sha256_of(paths):
     digests = {}
     for path in paths:
@@ -303,6 +318,7 @@ def convert(source, output=None, *, keras_path=None, saved_model=None, arch="aut
     for key in ignored:  # ignored tensors are never read: let them go now
         if key in src.tensors:
             src.tensors[key].load = None
+    check_weight_dtypes(src.tensors, used)
 
     from collections import Counter
 
@@ -316,6 +332,9 @@ def convert(source, output=None, *, keras_path=None, saved_model=None, arch="aut
         for key in sorted(plan):
             lazy = plan.pop(key)
             array = to_keras_layout(key, lazy.load())
+            if not np.isfinite(array).all():
+                raise ConversionError(f"{key} (from {_sources(lazy)}) holds NaN or Inf values: "
+                                      "not trained weights")
             variables[key].assign(np.ascontiguousarray(array, dtype=np.float32))
             del array
             for name in lazy.sources:  # free a source tensor once its last reader is done

@@ -52,6 +52,7 @@ class LazyTensor:
     load: Callable[[], np.ndarray]
     sources: tuple = ()  # the original source keys it is made from
     note: str = ""  # how it was derived, for the summary
+    dtype: str = "float32"  # the stored dtype (what the source file says), before widening
 
     def __post_init__(self):
         self.shape = tuple(int(s) for s in self.shape)
@@ -206,7 +207,7 @@ def _torch_lazy(tensor, key):
             value = value.to(torch.float32)
         return value.numpy()
 
-    return LazyTensor(tuple(tensor.shape), load, (key,))
+    return LazyTensor(tuple(tensor.shape), load, (key,), dtype=str(tensor.dtype).split(".")[-1])
 
 
 def pick_state_dict(obj, path, container=None):
@@ -291,7 +292,7 @@ def read_safetensors(path):
                 return bits.view(np.float32).reshape(shape)
             return chunk.view(_SAFETENSORS_DTYPES[dtype]).reshape(shape).astype(np.float32, copy=False)
 
-        tensors[name] = LazyTensor(tuple(shape), load, (name,))
+        tensors[name] = LazyTensor(tuple(shape), load, (name,), dtype=dtype.lower())
     return tensors
 
 

@@ -49,7 +49,9 @@ def cache_dir() -> Path:
 
 def offline() -> bool:
     """``HF_HUB_OFFLINE`` is set: use caches only, never wait on the network."""
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    from videomae_tf.config.overrides import parse_switch
+
+    return parse_switch(os.environ.get("HF_HUB_OFFLINE", ""), "HF_HUB_OFFLINE")
 
 
 # --- writing ------------------------------------------------------------------------

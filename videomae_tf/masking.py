@@ -16,8 +16,17 @@ from videomae_tf.errors import InputError
 
 
 def _grid(grid):
-    t, h, w = (int(v) for v in grid)
-    return t, h, w
+    """``grid`` as (T', H', W') positive ints: the token grid of a clip."""
+    try:
+        values = tuple(grid)
+        ints = tuple(int(v) for v in values)
+    except (TypeError, ValueError):
+        raise InputError(f"grid must be (T', H', W'), the clip's token grid (three positive "
+                         f"integers), got {grid!r}") from None
+    if len(ints) != 3 or any(v < 1 or v != value for v, value in zip(ints, values)):
+        raise InputError(f"grid must be (T', H', W'), the clip's token grid (three positive "
+                         f"integers), got {grid!r}")
+    return ints
 
 
 def check_ratio(ratio) -> float:
@@ -104,6 +113,9 @@ def make_mask(kind, grid, ratio, rng):
 
 def batch_masks(kind, grid, ratio, batch_size, seed=None):
     """(batch_size, N) masks of one kind, reproducible from ``seed``."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+            or batch_size < 1:
+        raise InputError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     rng = np.random.default_rng(seed)
     return np.stack([make_mask(kind, grid, ratio, rng) for _ in range(batch_size)])
 

@@ -212,3 +212,28 @@ def test_a_mis_shaped_patch_embedding_is_blamed_not_the_good_tensors(official_ft
     message = attempt(official_ft_file, tmp_path / "out")
     assert "patch_embed.proj.weight has shape (63, 3, 2, 16, 16)" in message
     assert "blocks are 64 wide" in message and "head.weight" not in message
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (lambda sd: sd.__setitem__("blocks.0.mlp.fc1.bias", sd["blocks.0.mlp.fc1.bias"].to(torch.int32)),
+     "blocks.0.mlp.fc1.bias is stored as int32, but "),
+    (lambda sd: sd["blocks.0.attn.proj.weight"].__setitem__((0, 0), float("nan")),
+     "holds NaN or Inf values: not trained weights"),
+    (lambda sd: sd["head.bias"].__setitem__(0, float("inf")), "holds NaN or Inf values"),
+])
+def test_tensors_that_cannot_be_trained_weights_are_refused(official_ft_file, tmp_path, edit,
+                                                            expected):
+    rewrite(official_ft_file, edit)
+    message = attempt(official_ft_file, tmp_path / "out")
+    assert expected in message.splitlines()[0], message
+
+
+def test_a_set_value_of_the_wrong_type_is_one_line(official_ft_file, tmp_path, capsys):
+    assert main([str(official_ft_file), "--output", str(tmp_path / "out.weights.h5"),
+                 "--set", "num_heads=abc"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["videomae-convert: error: --set: num_heads='abc'; expected an integer >= 1"]
+    assert main([str(official_ft_file), "--output", str(tmp_path / "out.weights.h5"),
+                 "--set", "qkv_bias=maybe"]) == 2
+    assert "qkv_bias='maybe'; expected a boolean" in capsys.readouterr().err
+    assert not (tmp_path / "out.weights.h5").exists()

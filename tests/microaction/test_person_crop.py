@@ -444,7 +444,7 @@ def test_full_disk_keeps_the_previous_output_and_says_so(nobody, tmp_path):
     (out / "nobody.mp4").write_bytes(b"previous")
     code = ("from videomae_tf.data.person_crop import crop_persons\n"
             "try:\n"
-            f"    crop_persons([{str(nobody)!r}], 'out', progress=False)\n"
+            f"    crop_persons([{str(nobody)!r}], 'out', progress=False, overwrite=True)\n"
             "except OSError as e:\n"
             "    print('refused:', e)\n")
     repo = Path(__file__).resolve().parents[2]

@@ -35,6 +35,9 @@ def add_crop_persons_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--onnx-layout", default="auto", choices=("auto", "yolov5", "yolov8", "xyxy"),
                    help="ONNX: how to read the output (see OnnxPersonDetector)")
     p.add_argument("--backend", default="auto", help="video decoder: auto, decord, pyav, opencv")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace clips in --output that an earlier crop-persons run did not "
+                        "write (default: refuse; its own outputs are always replaced)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -90,7 +93,8 @@ def run_crop_persons(args: argparse.Namespace) -> int:
         except ValueError as e:
             raise UsageError(str(e)) from None
     rows = crop_persons(videos, output, detector=detector, boxes=boxes, every=args.every,
-                        progress=not args.no_progress, backend=args.backend)
+                        progress=not args.no_progress, backend=args.backend,
+                        overwrite=args.overwrite)
     failed = [r for r in rows if r.error]
     for row in failed:
         print(f"{PROG} crop-persons: not cropped: {row.video}: {row.error}", file=sys.stderr)

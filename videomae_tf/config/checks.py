@@ -93,6 +93,25 @@ def check_values(cfg, command):
             holder[name] = int(value)  # 3.0 from a YAML/JSON number is 3
 
 
+def check_types(cfg: dict, base: dict, command: str, prefix: str = "") -> None:
+    """Raise InputError for a key whose default in ``base`` is a boolean or a number but
+    whose value in ``cfg`` is not one (the text "False" is truthy, "3" is not a number:
+    neither may reach the run). A number key may also be null."""
+    for key, default in base.items():
+        if key not in cfg:
+            continue
+        value = cfg[key]
+        if isinstance(default, dict) and isinstance(value, dict):
+            check_types(value, default, command, f"{prefix}{key}.")
+        elif isinstance(default, bool) and not isinstance(value, bool):
+            raise InputError(f"{command} config: {prefix}{key}={value!r}; expected a boolean "
+                             "(true or false)")
+        elif (isinstance(default, (int, float)) and not isinstance(default, bool)
+              and value is not None
+              and (isinstance(value, bool) or not isinstance(value, (int, float)))):
+            raise InputError(f"{command} config: {prefix}{key}={value!r}; expected a number")
+
+
 #: Model options a run sets from its own keys (the official scripts' words): model option
 #: -> run key. The run key is the one to set; the same option under ``model`` must agree.
 RUN_KEY_OF_MODEL_OPTION = {

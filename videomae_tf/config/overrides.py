@@ -20,17 +20,45 @@ def merge(base: dict, override: dict) -> dict:
     return out
 
 
+#: Spellings of booleans and null besides JSON's (Python's True, False, None), read
+#: whatever their case. Any other text that is not JSON stays a string, which a key whose
+#: default is a boolean or a number then refuses (``config.checks``).
+LITERALS = {"true": True, "false": False, "none": None, "null": None}
+
+
+def parse_value(text: str) -> object:
+    """A value given as text: JSON when it parses (numbers, true/false, null, lists,
+    objects), a boolean or None for the words in ``LITERALS`` (``False``, ``TRUE``...),
+    else the string as written."""
+    text = text.strip()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return LITERALS.get(text.lower(), text)
+
+
+#: What a switch given as text (an environment variable) may say, whatever its case.
+SWITCH_WORDS = {"1": True, "true": True, "yes": True, "on": True,
+                "0": False, "false": False, "no": False, "off": False, "": False}
+
+
+def parse_switch(text: str, name: str) -> bool:
+    """A boolean given as text under ``name`` (an environment variable): only the words in
+    ``SWITCH_WORDS``; anything else is an error naming ``name`` and the value."""
+    value = SWITCH_WORDS.get(text.strip().lower())
+    if value is None:
+        raise InputError(f"{name}={text!r} is not a boolean; expected one of 1, true, yes, on "
+                         "or 0, false, no, off (any case)")
+    return value
+
+
 def parse_override(text: str) -> tuple[list[str], object]:
-    """'a.b=3' -> (['a', 'b'], 3). Values are JSON when they parse (numbers, true/false,
-    null, lists, objects), else the string as written."""
+    """'a.b=3' -> (['a', 'b'], 3), the value read by ``parse_value``."""
     key, sep, value = text.partition("=")
     keys = key.strip().split(".")
     if not sep or not all(keys):
         raise InputError(f"--set expects key=value (the key may be dotted: data.root), got {text!r}")
-    try:
-        return keys, json.loads(value)
-    except json.JSONDecodeError:
-        return keys, value.strip()
+    return keys, parse_value(value)
 
 
 def set_path(config: dict, keys: list[str], value) -> None:

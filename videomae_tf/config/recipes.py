@@ -10,7 +10,8 @@ batch / 256, as the official scripts do (``lr_scaling="none"``: as written). ``b
 is per replica (per GPU); the official runs used the GPU counts noted.
 """
 
-from videomae_tf.config.checks import check_agreement, check_keys, check_values
+from videomae_tf.config.checks import (check_agreement, check_types, check_keys,
+                                       check_values)
 from videomae_tf.config.overrides import merge
 from videomae_tf.errors import UnknownNameError
 
@@ -224,6 +225,12 @@ PRETRAIN_RECIPES = {
 }
 
 
+#: MAE's linear-probing settings (lr is the base rate, scaled by batch / 256; SGD with
+#: momentum in place of LARS, see ``training.linear_probe``).
+PROBE_DEFAULTS = dict(epochs=90, batch_size=256, lr=0.1, warmup_epochs=10, momentum=0.9,
+                      weight_decay=0.0, seed=0)
+
+
 def defaults(task: str) -> dict:
     """The defaults every config of ``task`` ("finetune" | "pretrain") starts from (a copy)."""
     if task not in TASKS:
@@ -267,6 +274,7 @@ def resolve(config: dict, task: str) -> dict:
     base = defaults(task)
     check_keys(config, base, task)
     cfg = merge(base, config)
+    check_types(cfg, base, task)
     check_values(cfg, task)
     check_agreement(cfg, task)
     return cfg

@@ -103,13 +103,25 @@ def read_annotations(file, format: str = "auto", root=None, suffix: str = ""
         raise InputError(f"unknown annotation format '{format}'; expected 'auto' or one of "
                          f"{FORMATS}")
     records = []
+    detected = None  # (format, line number) the first data line showed, in "auto"
     for lineno, line in enumerate(read_text(file).splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        fmt = _detect_format(line) if format == "auto" else format
+        fmt = format
         if format == "auto":
-            format = fmt
+            try:
+                fmt = _detect_format(line)
+            except InputError as e:
+                raise InputError(f"{file}, line {lineno}: {e}") from None
+            if detected is None:
+                detected = (fmt, lineno)
+            elif fmt != detected[0] and (detected[0], fmt) not in _SAME_SHAPE:
+                # the first line's guess is confirmed by every other line, never forced on it
+                raise InputError(f"{file}, line {lineno}: reads as {fmt}, but line "
+                                 f"{detected[1]} as {detected[0]}: the list mixes formats "
+                                 f"(or a path ends in numbers); give the format: {line!r}")
+            fmt = detected[0]
         if fmt == "k400_csv" and not records and _is_csv_header(line):
             continue
         try:
@@ -212,6 +224,11 @@ _PARSERS = {"videomae": _parse_path_label, "mmaction2": _parse_path_label,
 def _is_csv_header(line: str) -> bool:
     parts = [p.strip() for p in line.split(",")]
     return len(parts) == 3 and not parts[1].lstrip("-").isdigit()
+
+
+#: (format of the first line, format a later line reads as) that one list may hold: a V2
+#: pretraining line whose start index is not 0 reads as rawframes.
+_SAME_SHAPE = {("v2_pretrain", "rawframes")}
 
 
 def _detect_format(line: str) -> str:

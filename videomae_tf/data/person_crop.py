@@ -577,7 +577,8 @@ class CropRow:
 def crop_persons(videos: Sequence[str | os.PathLike] | str | os.PathLike,
                  output_dir: str | os.PathLike, detector: PersonDetector | None = None,
                  boxes: BoxesByVideo | str | os.PathLike | None = None, every: int = 1,
-                 progress: bool = True, backend: str = "auto") -> list[CropRow]:
+                 progress: bool = True, backend: str = "auto",
+                 overwrite: bool = False) -> list[CropRow]:
     """Crop every clip of ``videos`` to its person and write ``output_dir/<stem>.mp4``.
 
     Person boxes come from ``detector`` (default :class:`HOGPersonDetector`) run on every
@@ -594,7 +595,8 @@ def crop_persons(videos: Sequence[str | os.PathLike] | str | os.PathLike,
 
     Raises (before any work): ValueError when two inputs have the same stem (their outputs
     would overwrite each other: crop them into separate folders), an output would replace
-    its input, ``boxes`` names none of the inputs, or ``every`` < 1.
+    its input or a file this function did not write there (one its report does not list;
+    ``overwrite=True`` replaces it), ``boxes`` names none of the inputs, or ``every`` < 1.
     """
     from videomae_tf.evaluation.progress import progress_bar
     from videomae_tf.files import write_text_atomic
@@ -607,7 +609,7 @@ def crop_persons(videos: Sequence[str | os.PathLike] | str | os.PathLike,
         raise InputError("give a person detector or a boxes file, not both")
     output_dir = Path(output_dir)
     paths = _unique(videos)
-    outputs = _output_paths(paths, output_dir)
+    outputs = _output_paths(paths, output_dir, overwrite)
     source = ""
     if boxes is not None:
         if not isinstance(boxes, Mapping):
@@ -658,9 +660,21 @@ def _unique(videos: Iterable[str | os.PathLike]) -> list[Path]:
     return paths
 
 
-def _output_paths(paths: Sequence[Path], output_dir: Path) -> list[Path]:
+def _written_before(output_dir: Path) -> set[Path]:
+    """The clips an earlier run recorded in ``output_dir``'s report: ours to replace."""
+    report = output_dir / REPORT_NAME
+    try:
+        with open(report, newline="", encoding="utf-8") as f:
+            return {Path(row["output"]).resolve() for row in csv.DictReader(f)
+                    if row.get("output")}
+    except (OSError, KeyError, csv.Error, UnicodeDecodeError):
+        return set()
+
+
+def _output_paths(paths: Sequence[Path], output_dir: Path, overwrite: bool) -> list[Path]:
     by_name: dict[str, Path] = {}
     outputs = []
+    ours = _written_before(output_dir)
     for path in paths:
         out = output_dir / f"{path.stem}.mp4"
         if out.name in by_name:
@@ -669,6 +683,10 @@ def _output_paths(paths: Sequence[Path], output_dir: Path) -> list[Path]:
         if out.resolve() == path.resolve():
             raise InputError(f"the output {out} would replace its input: choose another "
                              "--output folder")
+        if out.exists() and not overwrite and out.resolve() not in ours:
+            raise InputError(f"{out} exists and is not a clip crop-persons wrote there (not in "
+                             f"{REPORT_NAME}): choose a new --output, or --overwrite to replace "
+                             "it (nothing was replaced)")
         by_name[out.name] = path
         outputs.append(out)
     return outputs

@@ -137,6 +137,10 @@ def make_synthetic_dataset(root, num_train_per_class: int = 48, num_val_per_clas
     if not overwrite and manifest.is_file() and json.loads(manifest.read_text()) == params \
             and all(paths[k].is_file() for k in ("train", "val", "labels")):
         return paths
+    if root.is_dir() and not manifest.is_file() and any(root.iterdir()):
+        raise InputError(f"{root} holds files that are not a synthetic dataset (no "
+                         f"{_MANIFEST}): the synthetic videos and lists are rendered only "
+                         "into an empty or new folder, never over other data")
     for split_id, (split, count) in enumerate((("train", num_train_per_class),
                                                ("val", num_val_per_class))):
         folder = root / "videos" / split

@@ -67,7 +67,8 @@ class VideoMAEClassifier(EncoderModel):
     ):
         reject_unknown(unknown)
         check_model_options(dict(num_classes=num_classes, head_drop_rate=head_drop_rate,
-                                 init_scale=init_scale), type(self).__name__)
+                                 init_scale=init_scale, use_mean_pooling=use_mean_pooling),
+                            type(self).__name__)
         super().__init__(name=name, dtype=dtype, trainable=trainable)
         self._init_encoder_model(encoder_options(locals()), use_mean_pooling, fc_norm_eps, dtype)
         self.num_classes = int(num_classes)

@@ -31,6 +31,7 @@ import time
 from typing import Callable
 
 import keras
+import numpy as np
 
 from videomae_tf.errors import InputError
 
@@ -48,11 +49,27 @@ def fast_predict(model, mode: str = "auto") -> Callable:
     backend = keras.backend.backend()
     if backend == "tensorflow":
         return _TensorFlowRun(model, mode)
-    if backend == "jax":
-        return _jax(model)
-    if backend == "torch":
-        return _torch(model)
-    return lambda clips: model(clips, training=False)
+    run = {"jax": _jax, "torch": _torch}.get(backend)
+    run = run(model) if run else lambda clips: model(clips, training=False)
+    check = _clip_check(model)
+
+    def checked(clips):
+        check(clips)
+        return run(clips)
+    return checked
+
+
+def _clip_check(model) -> Callable:
+    """``check(clips)``: the model's own clip check (shape and dtype, one line naming what
+    it expects), run before the compiled function so that no tracing text comes first."""
+    for holder in (model, getattr(model, "encoder", None), getattr(model, "backbone", None)):
+        if hasattr(holder, "check_clip"):
+            def check(clips, check_clip=holder.check_clip):
+                if not isinstance(clips, dict):  # a pretrainer's inputs are checked by it
+                    clips = clips if hasattr(clips, "shape") else np.asarray(clips)
+                    check_clip(tuple(clips.shape), clips.dtype)
+            return check
+    return lambda clips: None
 
 
 class _TensorFlowRun:
@@ -78,11 +95,13 @@ class _TensorFlowRun:
                               jit_compile=name == "xla")
             for name in _MODES}
         self.modes: dict[tuple, str] = {}
+        self.check = _clip_check(model)
 
     def __call__(self, clips):
         import tensorflow as tf
 
         clips = tf.convert_to_tensor(clips)
+        self.check(clips)
         shape = tuple(clips.shape)
         if shape not in self.modes:
             self.modes[shape] = self.fixed or _cached_choice(self._key(shape))

@@ -24,6 +24,8 @@ _RATE = ("drop_path_rate", "head_drop_rate")  # in [0, 1)
 _POSITIVE = ("mlp_ratio", "decoder_mlp_ratio", "layer_norm_eps", "fc_norm_eps", "decoder_eps",
              "init_scale")
 _NON_NEGATIVE = ("init_values",)
+_BOOLEAN = ("qkv_bias", "cosine_attention", "use_cls_token", "learned_pos_embed", "final_norm",
+            "encoder_final_norm", "use_mean_pooling", "normalize_target", "coarse_assist")
 
 
 def _is_int(value) -> bool:
@@ -54,6 +56,8 @@ def check_model_options(options: dict, model: str) -> None:
             fail(key, "a number > 0")
         if key in _NON_NEGATIVE and not (_is_number(value) and value >= 0):
             fail(key, "a number >= 0")
+        if key in _BOOLEAN and not isinstance(value, bool):  # "False" would be truthy
+            fail(key, "a boolean (true or false)")
     size = options.get("img_size")
     if size is not None:
         pair = size if isinstance(size, (list, tuple)) else (size, size)

@@ -206,7 +206,9 @@ class VideoMAEPretrainer(keras.Model):
         reject_unknown(unknown)
         check_model_options(dict(decoder_embed_dim=decoder_embed_dim, decoder_depth=decoder_depth,
                                  decoder_num_heads=decoder_num_heads,
-                                 decoder_mlp_ratio=decoder_mlp_ratio, decoder_eps=decoder_eps),
+                                 decoder_mlp_ratio=decoder_mlp_ratio, decoder_eps=decoder_eps,
+                                 normalize_target=normalize_target,
+                                 encoder_final_norm=encoder_final_norm),
                             type(self).__name__)
         super().__init__(name=name, dtype=dtype, trainable=trainable)
         self._dtype_arg = dtype

@@ -77,15 +77,24 @@ def weights_nbytes(model) -> int:
     return sum(int(np.prod(w.shape)) * itemsize(w.dtype) for w in model.weights)
 
 
-def _file_weight_shapes(path) -> list[tuple]:
-    """The shape of every array in a Keras ``.weights.h5`` file."""
+def _file_weights(path) -> list[tuple[str, tuple, str]]:
+    """(name, shape, dtype kind) of every array in a Keras ``.weights.h5`` file."""
     import h5py
 
-    shapes = []
+    arrays = []
     with h5py.File(path, "r") as f:
-        f.visititems(lambda name, item: shapes.append(tuple(item.shape))
+        f.visititems(lambda name, item: arrays.append((name, tuple(item.shape), item.dtype.kind))
                      if isinstance(item, h5py.Dataset) else None)
-    return shapes
+    return arrays
+
+
+def _check_trained_values(model, path: Path) -> None:
+    """InputError naming the first weight that no training could have left: NaN or Inf."""
+    for weight in model.weights:
+        value = np.asarray(keras.ops.convert_to_numpy(weight))
+        if value.dtype.kind == "f" and not np.isfinite(value).all():
+            raise InputError(f"{path}: weight {weight.path} holds NaN or Inf values: not "
+                             "trained weights")
 
 
 def load_weights_strictly(model, path) -> None:
@@ -94,9 +103,14 @@ def load_weights_strictly(model, path) -> None:
     how the two differ."""
     path = Path(path)
     try:
-        stored = collections.Counter(_file_weight_shapes(path))
+        arrays = _file_weights(path)
     except OSError as e:
         raise InputError(f"{path} is not a readable Keras weights file ({e})") from None
+    for name, _, kind in arrays:
+        if kind != "f":  # every weight of our models is floating point
+            raise InputError(f"{path}: array {name} is not floating point: not trained "
+                             "weights")
+    stored = collections.Counter(shape for _, shape, _ in arrays)
     wanted = collections.Counter(tuple(w.shape) for w in model.weights)
     if stored != wanted:
         extra, missing = stored - wanted, wanted - stored
@@ -113,6 +127,7 @@ def load_weights_strictly(model, path) -> None:
     except ValueError as e:
         first = str(e).strip().splitlines()[0]
         raise InputError(f"{path} does not fit the model: {first}") from None
+    _check_trained_values(model, path)
 
 
 def load_model(path, dtype: str | None = None, **overrides):

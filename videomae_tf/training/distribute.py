@@ -31,7 +31,26 @@ def cluster_workers(tf_config=None):
     except json.JSONDecodeError as e:
         raise InputError(f"TF_CONFIG is not valid JSON: {e}") from None
     cluster = config.get("cluster", {}) if isinstance(config, dict) else {}
+    if cluster:
+        _check_task(config, cluster)
     return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
+
+
+def _check_task(config: dict, cluster: dict) -> None:
+    """TF_CONFIG's task must be one of its cluster's: a task that is not (a "chief" where
+    the cluster has none, an index past its list) would train alone, silently."""
+    task = config.get("task")
+    if not isinstance(task, dict):
+        raise InputError("TF_CONFIG has a cluster but no task: expected "
+                         '"task": {"type": "worker", "index": N}')
+    kind, index = task.get("type"), task.get("index", 0)
+    if kind not in cluster:
+        raise InputError(f"TF_CONFIG task type {kind!r} is not in its cluster, which has "
+                         f"{', '.join(map(repr, cluster))}")
+    if isinstance(index, bool) or not isinstance(index, int) \
+            or not 0 <= index < len(cluster[kind]):
+        raise InputError(f"TF_CONFIG task index {index!r}: the cluster lists "
+                         f"{len(cluster[kind])} {kind} address(es), indexed from 0")
 
 
 def _find_tpu():
@@ -71,6 +90,7 @@ def make_strategy(kind="auto", collective_timeout=COLLECTIVE_TIMEOUT):
 
     if kind not in STRATEGIES:
         raise InputError(f"strategy must be one of {STRATEGIES}, got {kind!r}")
+    workers = cluster_workers()  # a TF_CONFIG that does not describe this process stops here
     if kind in ("auto", "tpu"):
         resolver = _find_tpu()
         if resolver is not None:
@@ -79,7 +99,7 @@ def make_strategy(kind="auto", collective_timeout=COLLECTIVE_TIMEOUT):
             return tf.distribute.TPUStrategy(resolver)
         if kind == "tpu":
             raise RuntimeError("strategy 'tpu' asked for, but TPUClusterResolver finds no TPU")
-    if kind == "multi_worker" or (kind == "auto" and cluster_workers() > 1):
+    if kind == "multi_worker" or (kind == "auto" and workers > 1):
         options = tf.distribute.experimental.CommunicationOptions(
             timeout_seconds=collective_timeout)
         strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)

@@ -90,12 +90,14 @@ def resolve_run_config(config, command):
 
 def data_lists(cfg, command):
     """(train records, val records or None) of ``cfg["data"]``, rendering the synthetic
-    dataset first when ``data.synthetic`` asks for it (under ``output_dir/synthetic``)."""
+    dataset first when ``data.synthetic`` asks for it and no training list was given
+    (under ``data.root``, which must then be new, empty or a synthetic dataset, or else
+    ``output_dir/synthetic``): a recipe's demo data never lands on the user's data."""
     from videomae_tf.data import make_synthetic_dataset, read_annotations
 
     data = cfg["data"]
     train, val, root = data["train"], data.get("val"), data["root"]
-    if data["synthetic"] is not None:
+    if data["synthetic"] is not None and not train:
         options = data["synthetic"] if isinstance(data["synthetic"], dict) else {}
         root = root or os.path.join(cfg["output_dir"], "synthetic")
         paths = make_synthetic_dataset(root, **options)
