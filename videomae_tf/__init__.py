@@ -39,6 +39,7 @@ _TOOLS = {
     "extract_features": "videomae_tf.features",
     "load_features": "videomae_tf.features",
     "predict_timeline": "videomae_tf.timeline",
+    "TadWindows": "videomae_tf.tad",
     "export_model": "videomae_tf.export",
     "train_linear_probe": "videomae_tf.training.linear_probe",
     "save_pretrained": "videomae_tf.hub",

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import os
 from pathlib import Path
 from typing import Callable, Sequence
@@ -39,6 +40,10 @@ __all__ = ["FEATURE_VIEWS", "FeatureReport", "extract_features", "feature_functi
 FEATURE_VIEWS = TestViews(num_clips=1, num_crops=1)
 
 POOLED, CLIPS, TOKENS = "pooled", "clips", "tokens"
+
+#: Where an output keeps the settings its features were made with (a file in a folder, an
+#: attribute of an HDF5 file): a resumed run must use the same ones.
+SETTINGS_NAME = "features_settings.json"
 
 
 @dataclasses.dataclass
@@ -87,6 +92,23 @@ def feature_names(paths: Sequence[str], root: str | os.PathLike | None = None) -
 
 # ---------------------------------------------------------------------------- writers
 
+def _check_settings(where, stored: dict, wanted: dict) -> None:
+    """InputError when ``where`` holds features made otherwise than ``wanted``: skipping
+    its videos as done would mix two kinds of features in one output."""
+    if stored != wanted:
+        differ = sorted(k for k in {*stored, *wanted} if stored.get(k) != wanted.get(k))
+        detail = ", ".join(f"{k}={stored.get(k)!r} there, {wanted.get(k)!r} now" for k in differ)
+        raise InputError(f"{where} holds features made with other settings ({detail}): "
+                         "choose a new --output, or the same settings to resume")
+
+
+def feature_settings(views: TestViews, windows) -> dict:
+    """What decides a video's pooled features, as JSON: the views or the TAD windows."""
+    if windows is not None:
+        return {"kind": "tad", **dataclasses.asdict(windows), "size": list(windows.size)}
+    return {"kind": "views", **dataclasses.asdict(views)}
+
+
 def _npy_file(folder: Path, name: str, kind: str) -> Path:
     """``<name>.npy`` for the pooled features, ``<name>.<kind>.npy`` for the others."""
     return folder / (f"{name}.npy" if kind == POOLED else f"{name}.{kind}.npy")
@@ -98,7 +120,15 @@ class _NpyFolder:
 
     def __init__(self, folder: Path):
         self.folder = folder
+        self._settings: dict | None = None  # to store with the first video written
         folder.mkdir(parents=True, exist_ok=True)
+
+    def settings(self, wanted: dict) -> None:
+        """Check ``wanted`` against the settings stored here; stored with the first video."""
+        path = self.folder / SETTINGS_NAME
+        self._settings = None if path.is_file() else wanted
+        if path.is_file():
+            _check_settings(path, json.loads(path.read_text()), wanted)
 
     def has(self, name: str) -> bool:
         return _npy_file(self.folder, name, POOLED).is_file()
@@ -111,6 +141,10 @@ class _NpyFolder:
             buffer = io.BytesIO()
             np.save(buffer, arrays[kind])
             write_bytes_atomic(path, buffer.getvalue())
+        if self._settings is not None:  # with the first complete video
+            write_bytes_atomic(self.folder / SETTINGS_NAME,
+                               json.dumps(self._settings, indent=1).encode())
+            self._settings = None
 
     def close(self) -> None:
         pass
@@ -127,6 +161,7 @@ class _H5File:
 
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self._settings: dict | None = None  # to store with the first video written
         check_space(path, 0)
         try:
             self.file = h5py.File(path, "a")
@@ -135,6 +170,13 @@ class _H5File:
                 from None
         if self._PARTIAL in self.file:  # left by an interrupted run of ours
             del self.file[self._PARTIAL]
+
+    def settings(self, wanted: dict) -> None:
+        """Check ``wanted`` against the settings stored here; stored with the first video."""
+        stored = self.file.attrs.get(SETTINGS_NAME)
+        self._settings = None if stored is not None else wanted
+        if stored is not None:
+            _check_settings(self.path, json.loads(stored), wanted)
 
     def has(self, name: str) -> bool:
         return name in self.file and POOLED in self.file[name]
@@ -148,6 +190,9 @@ class _H5File:
         if name in self.file:  # an incomplete group (no pooled features)
             del self.file[name]
         self.file.move(partial, name)
+        if self._settings is not None:  # with the first complete video
+            self.file.attrs[SETTINGS_NAME] = json.dumps(self._settings)
+            self._settings = None
         self.file.flush()
 
     def close(self) -> None:
@@ -156,7 +201,8 @@ class _H5File:
         self.file.close()
 
 
-def _writer(output: Path):
+def feature_output(output: Path):
+    """The writer of a features output: an HDF5 file (``.h5``) or a folder of ``.npy``."""
     return _H5File(output) if output.suffix in (".h5", ".hdf5") else _NpyFolder(output)
 
 
@@ -222,8 +268,8 @@ def feature_function(model, token_map: bool = False) -> Callable[[np.ndarray], d
 
 def extract_features(model, videos, output: str | os.PathLike, *, root=None,
                      views: TestViews = FEATURE_VIEWS, per_clip: bool = False,
-                     token_map: bool = False, batch_size: int = 8, backend: str = "auto",
-                     progress: bool = True) -> FeatureReport:
+                     token_map: bool = False, windows=None, batch_size: int = 8,
+                     backend: str = "auto", progress: bool = True) -> FeatureReport:
     """Write the embeddings of ``videos`` to ``output`` (a folder of ``.npy``, or a ``.h5``).
 
     ``videos``: an annotation list file, ``VideoRecord``s or video paths; ``root``: the
@@ -231,6 +277,12 @@ def extract_features(model, videos, output: str | os.PathLike, *, root=None,
     already in ``output`` are skipped; videos that cannot be decoded are in the report's
     ``failed`` and nothing else is lost. ``model``: a VideoMAE classifier, backbone or
     pretraining model, or a path ``videomae_tf.load_model`` reads.
+
+    ``windows`` (a ``videomae_tf.tad.TadWindows``, or a preset name: ``"thumos14"``,
+    ``"fineaction"``) switches to dense-window features for temporal action detection:
+    per video one ``(windows, D)`` array of every window's pooled features, as VideoMAE
+    V2's ``extract_tad_feature.py`` makes them (``videomae_tf.tad``); ``views``,
+    ``per_clip`` and ``token_map`` do not apply then.
     """
     from videomae_tf.data.annotations import VideoRecord, read_annotations
     from videomae_tf.models import load_model
@@ -239,6 +291,8 @@ def extract_features(model, videos, output: str | os.PathLike, *, root=None,
         model = load_model(model)
     if batch_size < 1:
         raise InputError(f"batch_size must be at least 1, got {batch_size}")
+    if windows is not None:
+        windows = _tad_windows(windows, model, per_clip or token_map)
     if isinstance(videos, (str, os.PathLike)):
         records = read_annotations(videos, root=root)
     else:
@@ -250,18 +304,42 @@ def extract_features(model, videos, output: str | os.PathLike, *, root=None,
     names = feature_names([r.path for r in records], root)
     output = Path(output)
     report = FeatureReport(str(output))
-    writer = _writer(output)
+    writer = feature_output(output)
     try:
+        writer.settings(feature_settings(views, windows))
         report.skipped = [name for name in names if writer.has(name)]
         done = set(report.skipped)
         todo = [(r, name) for r, name in zip(records, names) if name not in done]
-        if todo:
+        if todo and windows is not None:
+            from videomae_tf.tad import extract_windows
+
+            extract_windows(feature_function(model), todo, writer, report, windows,
+                            batch_size, backend, progress)
+        elif todo:
             _extract(model, todo, writer, report, views=views, per_clip=per_clip,
                      token_map=token_map, batch_size=batch_size, backend=backend,
                      progress=progress)
     finally:
         writer.close()
     return report
+
+
+def _tad_windows(windows, model, per_view: bool):
+    """``windows`` as TadWindows (a preset name looked up), checked against the model."""
+    from videomae_tf.tad import TAD_PRESETS, TadWindows, check_model_fits
+
+    if per_view:
+        raise InputError("per_clip and token_map are per-view outputs; TAD windows give one "
+                         "(windows, D) array per video")
+    if isinstance(windows, str):
+        if windows not in TAD_PRESETS:
+            raise InputError(f"unknown TAD preset {windows!r}; expected one of "
+                             f"{', '.join(TAD_PRESETS)}")
+        windows = TAD_PRESETS[windows]
+    if not isinstance(windows, TadWindows):
+        raise InputError(f"windows must be a TadWindows or a preset name, got {windows!r}")
+    check_model_fits(getattr(model, "encoder", model).clip_shape, windows)
+    return windows
 
 
 def _extract(model, todo, writer, report, *, views, per_clip, token_map, batch_size, backend,

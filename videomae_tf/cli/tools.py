@@ -25,6 +25,36 @@ def add_features_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--token-map", action="store_true",
                    help="also keep each view's token map (views, T', H', W', D)")
     add_view_arguments(p, clips=1, crops=1)
+    tad = p.add_argument_group(
+        "temporal action detection: every window's features, one (windows, D) array per video, "
+        "as VideoMAE V2's extract_tad_feature.py makes them")
+    tad.add_argument("--tad", choices=("thumos14", "fineaction"),
+                     help="the official windows: 16 frames every 4 (thumos14) or 16 "
+                          "(fineaction), resized to 224x224, no crop")
+    tad.add_argument("--windows", type=int, metavar="FRAMES",
+                     help="TAD windows of FRAMES consecutive frames (default 16)")
+    tad.add_argument("--window-stride", type=int, metavar="FRAMES",
+                     help="frames between window starts (default 4)")
+    tad.add_argument("--resize", metavar="HxW", help="every frame resized to HxW (default 224x224)")
+    tad.add_argument("--imagenet-normalize", action="store_true",
+                     help="normalise by the ImageNet mean/std (the official TAD script does not)")
+
+
+def _tad_windows(args: argparse.Namespace):
+    """The TAD windows the flags ask for (a preset, then the flags on top), or None."""
+    from videomae_tf.tad import TAD_PRESETS, TadWindows
+
+    if not (args.tad or args.imagenet_normalize
+            or any(v is not None for v in (args.windows, args.window_stride, args.resize))):
+        return None
+    if args.per_clip or args.token_map:
+        raise UsageError("--per-clip and --token-map are per-view outputs; TAD windows give one "
+                         "(windows, D) array per video")
+    base = TAD_PRESETS[args.tad] if args.tad else TadWindows()
+    return TadWindows(length=base.length if args.windows is None else args.windows,
+                      stride=base.stride if args.window_stride is None else args.window_stride,
+                      size=base.size if args.resize is None else args.resize,
+                      normalize=args.imagenet_normalize)
 
 
 def _feature_inputs(arguments: list[str], root: str | None):
@@ -50,11 +80,13 @@ def run_features(args: argparse.Namespace) -> int:
     from videomae_tf.features import extract_features
 
     test_views = views(args)
+    windows = _tad_windows(args)
     videos, root = _feature_inputs(args.videos, args.root)
     model = load_videomae_model(args.weights, args.precision)
     report = extract_features(model, videos, args.output, root=root, views=test_views,
                               per_clip=args.per_clip, token_map=args.token_map,
-                              batch_size=args.batch_size, backend=args.backend)
+                              windows=windows, batch_size=args.batch_size,
+                              backend=args.backend)
     print(report.summary())
     if report.failed:
         _write_failures(report.failed, Path(args.output))
