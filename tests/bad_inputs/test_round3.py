@@ -102,8 +102,9 @@ def test_a_boolean_key_refuses_what_is_not_a_boolean(setting, expected):
 
 
 @pytest.mark.parametrize("setting, expected", [
-    ("epochs=ten", "epochs='ten'; expected a number"),
+    ("epochs=ten", "epochs='ten'; expected an integer >= 1"),  # a key with a range
     ("lr=true", "lr=True; expected a number"),
+    ("warmup_lr=1e-6x", "warmup_lr='1e-6x'; expected a number"),
 ])
 def test_a_number_key_refuses_what_is_not_a_number(setting, expected):
     config = apply_settings(get_recipe("synthetic"), {}, [setting])

@@ -274,8 +274,8 @@ def resolve(config: dict, task: str) -> dict:
     base = defaults(task)
     check_keys(config, base, task)
     cfg = merge(base, config)
+    check_values(cfg, task)  # the keys with ranges first: their message says more
     check_types(cfg, base, task)
-    check_values(cfg, task)
     check_agreement(cfg, task)
     return cfg
 
