@@ -5,6 +5,8 @@ PIP    := $(PY) -m pip --disable-pip-version-check
 STAMP  := $(VENV)/.installed
 TORCH  ?= torch==2.13.0
 TF     ?=
+# keras-hub pulls tensorflow-text, built for one TensorFlow release: not in the TF 2.20 venv
+EXTRAS ?= convert,test,backends,export,presets
 
 .PHONY: demo test install clean bench test-tf220
 
@@ -17,7 +19,7 @@ $(STAMP): setup.cfg pyproject.toml
 	# contrib build the package needs (HOG people detector): remove both, install contrib.
 	if $(PIP) show -q opencv-python-headless 2>/dev/null; then \
 	  $(PIP) uninstall -q -y opencv-python-headless opencv-contrib-python-headless; fi
-	$(PIP) install -q -e ".[convert,test,backends,export]" $(if $(TF),"$(TF)")
+	$(PIP) install -q -e ".[$(EXTRAS)]" $(if $(TF),"$(TF)")
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -27,7 +29,7 @@ test: $(STAMP)
 
 # The suite on TensorFlow 2.20, the last release with TPU builds (its own venv).
 test-tf220:
-	$(MAKE) test VENV=.venv-tf220 TF="tensorflow==2.20.*"
+	$(MAKE) test VENV=.venv-tf220 TF="tensorflow==2.20.*" EXTRAS=convert,test,backends,export
 
 demo: $(STAMP)
 	$(PY) -m videomae_tf.demo --output demo_output

@@ -1,12 +1,16 @@
 """Pretrained folders and where they come from: ``save_pretrained``, ``from_pretrained``,
 ``push_to_hub``.
 
-A pretrained folder holds ``config.json`` (model config, class names, source, metrics),
-``model.weights.h5``, ``labels.txt`` and a model card ``README.md``. ``from_pretrained``
-takes such a folder (or a ``.weights.h5``/``.keras`` file), an ``hf://org/repo[@revision]``
-handle (fetched through huggingface_hub with its cache and ``HF_HUB_OFFLINE``; a
-transformers VideoMAE repo is converted once) or a model-zoo name (the official
-checkpoint is downloaded once, checked against its sha256, converted once and cached).
+A pretrained folder of a classifier or backbone is in keras-hub's preset layout
+(``videomae_tf.presets``: keras-hub loads it too); a pretraining or micro-action model's
+holds ``config.json`` (model config, class names, source, metrics) and
+``model.weights.h5``; both have ``labels.txt`` and a model card ``README.md``.
+``from_pretrained`` takes either (or a ``.weights.h5``/``.keras`` file), an
+``hf://org/repo[@revision]`` handle (fetched through huggingface_hub with its cache and
+``HF_HUB_OFFLINE``; a transformers VideoMAE repo is converted once), a
+``kaggle://owner/model/framework/variation[/version]`` handle (through kagglehub and its
+cache) or a model-zoo name (the official checkpoint is downloaded once, checked against
+its sha256, converted once and cached).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from videomae_tf.errors import InputError
+from videomae_tf.presets import BACKBONE_NAME
 from videomae_tf.files import check_space, partial_path, replacing, write_text_atomic
 
 __all__ = ["HF_PREFIX", "cache_dir", "from_pretrained", "push_to_hub", "resolve",
@@ -36,6 +41,8 @@ CARD_FILE = "README.md"
 FORMAT = "videomae_tf"
 #: What a videomae_tf folder on the Hub holds (nothing else is downloaded for it).
 _FOLDER_FILES = ["config.json", "model.weights.h5", LABELS_FILE, CARD_FILE]
+#: A preset folder's files (keras-hub's layout, ``videomae_tf.presets``).
+_PRESET_FILES = ["metadata.json", "task.json", "task.weights.h5", "videomae_tf.json"]
 
 
 def cache_dir() -> Path:
@@ -59,12 +66,16 @@ def offline() -> bool:
 
 def save_pretrained(model, folder, *, class_names: Sequence[str] | None = None,
                     source: dict | str | None = None, metrics: dict | None = None) -> Path:
-    """Write ``model`` as a pretrained folder: config.json, model.weights.h5, labels.txt
-    and a model card README.md, each through a temporary name (other files in ``folder``
-    are left alone). ``class_names`` default to ``model.class_names`` when set."""
+    """Write ``model`` as a pretrained folder, each file through a temporary name (other
+    files in ``folder`` are left alone): a classifier or backbone in keras-hub's preset
+    layout (``videomae_tf.presets``: config.json, metadata.json, model.weights.h5, the
+    classifier's task.json and task.weights.h5, videomae_tf.json), other models as
+    config.json + model.weights.h5; labels.txt and a model card README.md beside them.
+    ``class_names`` default to ``model.class_names`` when set."""
     from videomae_tf import __version__
     from videomae_tf.models.saving import (FOLDER_CONFIG, FOLDER_WEIGHTS, model_config,
                                              weights_nbytes)
+    from videomae_tf.presets import write_preset
 
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
@@ -80,11 +91,15 @@ def save_pretrained(model, folder, *, class_names: Sequence[str] | None = None,
                 "class_names": names, "source": source, "metrics": dict(metrics or {})}
     folder.mkdir(parents=True, exist_ok=True)
     check_space(folder / FOLDER_WEIGHTS, weights_nbytes(model))
-    with replacing(folder / FOLDER_WEIGHTS) as tmp:
-        model.save_weights(str(tmp))
     if names is not None:
         write_text_atomic(folder / LABELS_FILE, "".join(f"{n}\n" for n in names))
     write_text_atomic(folder / CARD_FILE, model_card(document, model.count_params()))
+    if config["task"] in ("finetune", "backbone"):  # keras-hub's layout (videomae_tf.presets)
+        facts = {k: v for k, v in document.items() if k != "config"}
+        write_preset(model, folder, dict(facts, task=config["task"]))
+        return folder
+    with replacing(folder / FOLDER_WEIGHTS) as tmp:
+        model.save_weights(str(tmp))
     write_text_atomic(folder / FOLDER_CONFIG, json.dumps(document, indent=2, sort_keys=True))
     return folder
 
@@ -103,6 +118,7 @@ def model_card(document: dict, params: int) -> str:
     names = document.get("class_names")
     what = {"finetune": f"video classifier ({config.get('num_classes')} classes)",
             "pretrain": "masked autoencoder (pretraining model)",
+            "backbone": "feature model (the encoder and its pooling, no head)",
             "micro_action": f"MA-52 micro-action model ({config.get('head')} head, "
                             f"{config.get('num_classes')} fine classes)"}[task]
     rows = [("architecture", f"{arch} (width {encoder['embed_dim']}, depth "
@@ -115,7 +131,7 @@ def model_card(document: dict, params: int) -> str:
             ("source", _describe_source(document.get("source"))),
             ("saved by", f"videomae_tf {document.get('videomae_tf_version', '')}")]
     lines = ["---", "library_name: keras", "tags:", "- videomae", "- keras", "- video"]
-    if task != "pretrain":
+    if task not in ("pretrain", "backbone"):
         lines += ["- video-classification", "pipeline_tag: video-classification"]
     lines += ["---", "", f"# VideoMAE {arch} {what}", "", "| | |", "|---|---|"]
     lines += [f"| {key} | {value} |" for key, value in rows]
@@ -187,6 +203,8 @@ def resolve(source, *, checkpoint: str | os.PathLike | None = None) -> Path:
     text = os.fspath(source)
     if text.startswith(HF_PREFIX):
         return _from_hub(text)
+    if text.startswith(KAGGLE_PREFIX):
+        return _from_kaggle(text)
     if Path(text).exists():
         return Path(text)
     from videomae_tf.zoo import ZOO
@@ -248,6 +266,8 @@ def _from_hub(handle: str) -> Path:
         raise InputError(f"{handle}: config.json is not valid JSON ({e})") from None
     if isinstance(config, dict) and config.get("format") == FORMAT:
         return _snapshot(handle, repo_id, revision, _FOLDER_FILES)
+    if isinstance(config, dict) and config.get("registered_name") == BACKBONE_NAME:
+        return _snapshot(handle, repo_id, revision, _FOLDER_FILES + _PRESET_FILES)
     if isinstance(config, dict) and config.get("model_type") == "videomae":
         snapshot = _transformers_snapshot(handle, repo_id, revision)
         names = _transformers_class_names(config)
@@ -256,6 +276,50 @@ def _from_hub(handle: str) -> Path:
                              source={"hf": handle, "commit": snapshot.name}, metrics=None)
     raise InputError(f"{handle}: config.json is neither a videomae_tf folder's nor a "
                      "transformers VideoMAE model's (model_type 'videomae')")
+
+
+KAGGLE_PREFIX = "kaggle://"
+
+
+def _from_kaggle(handle: str) -> Path:
+    """The local folder of ``kaggle://owner/model/framework/variation[/version]``, through
+    kagglehub's cache: a cached version is used without the network; an unversioned handle
+    asks Kaggle for the newest version, or (``HF_HUB_OFFLINE``: caches only) takes the
+    newest cached one."""
+    parts = handle[len(KAGGLE_PREFIX):].strip("/").split("/")
+    if len(parts) not in (4, 5) or not all(parts) or (len(parts) == 5 and not parts[4].isdigit()):
+        raise InputError(f"{handle}: expected kaggle://owner/model/framework/variation"
+                         "[/version]")
+    try:
+        import kagglehub
+        from kagglehub.cache import Cache, get_cached_path
+        from kagglehub.handle import parse_model_handle
+    except ImportError:
+        raise InputError(f"{handle}: kaggle:// handles need kagglehub (pip install "
+                         "kagglehub)") from None
+    model = parse_model_handle("/".join(parts))
+    versions = Path(get_cached_path(model.with_version(1))).parent  # .../variation/
+    if model.is_versioned():
+        candidates = [model]
+    elif offline():  # the cached versions, newest first
+        numbers = sorted((int(p.name) for p in versions.glob("*") if p.name.isdigit()),
+                         reverse=True)
+        candidates = [model.with_version(n) for n in numbers]
+    else:
+        candidates = []  # kagglehub asks Kaggle which version is the newest
+    for candidate in candidates:
+        cached = Cache().load_from_cache(candidate)
+        if cached:
+            return Path(cached)
+    if offline():
+        raise FileNotFoundError(f"{handle} is not in kagglehub's cache ({versions}): "
+                                "HF_HUB_OFFLINE is set, so nothing is downloaded")
+    try:
+        return Path(kagglehub.model_download("/".join(parts)))
+    except Exception as e:  # noqa: BLE001 - kagglehub's errors: network, auth, not found
+        first = str(e).splitlines()[0] if str(e) else ""
+        raise FileNotFoundError(f"{handle}: kagglehub could not get it "
+                                f"({type(e).__name__}: {first})") from None
 
 
 def _transformers_snapshot(handle: str, repo_id: str, revision: str | None) -> Path:

@@ -62,7 +62,7 @@ def test_zoo_entry_downloads_converts_once_and_is_cached(hf_cls, x, official_ft_
     model = videomae_tf.from_pretrained("tiny_test_ft")
     np.testing.assert_allclose(np.asarray(model(x)), reference_logits(hf_cls, x), atol=2e-5)
     folder = cache / "zoo" / "tiny_test_ft"
-    document = json.loads((folder / "config.json").read_text())
+    document = json.loads((folder / "videomae_tf.json").read_text())  # a preset folder
     assert document["source"]["zoo"] == "tiny_test_ft"
     assert document["metrics"] == {"top1": 12.5, "setting": "4x4"}
     assert not list((cache / "downloads").iterdir()), "the download is dropped once converted"

@@ -52,10 +52,13 @@ def hub_cache(root, repo_id, folder):
 
 def test_folder_round_trip(tiny, folder):
     _, clips, expected = tiny
-    assert sorted(p.name for p in folder.iterdir()) == ["README.md", "config.json", "labels.txt",
-                                                        "model.weights.h5"]
-    document = json.loads((folder / "config.json").read_text())
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "README.md", "config.json", "labels.txt", "metadata.json", "model.weights.h5",
+        "task.json", "task.weights.h5", "videomae_tf.json"]  # keras-hub's preset layout
+    document = json.loads((folder / "videomae_tf.json").read_text())
     assert document["format"] == "videomae_tf" and document["class_names"] == NAMES
+    assert json.loads((folder / "config.json").read_text())["registered_name"] == \
+        "videomae_tf>VideoMAEPresetBackbone"
     assert (folder / "labels.txt").read_text().split() == NAMES
     card = (folder / "README.md").read_text()
     assert "video classifier (3 classes)" in card and "| top1 | 0.5 |" in card
@@ -158,7 +161,7 @@ def test_cli_push_to_hub(folder, fake_hub, capsys):
     assert main(["push-to-hub", "someone/tiny", "--weights", str(folder), "--private"]) == 0
     assert capsys.readouterr().out.strip() == "https://huggingface.co/someone/tiny/commit/1"
     assert fake_hub["created"] == ("someone/tiny", True, True)
-    uploaded = json.loads((fake_hub["uploaded"] / "config.json").read_text())
+    uploaded = json.loads((fake_hub["uploaded"] / "videomae_tf.json").read_text())
     assert uploaded["class_names"] == NAMES
 
 

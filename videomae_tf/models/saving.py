@@ -17,6 +17,7 @@ from videomae_tf.models.classifier import VideoMAEClassifier
 from videomae_tf.models.micro_action import MicroActionModel
 from videomae_tf.models.pretrainer import VideoMAEPretrainer
 from videomae_tf.models.architectures import model_from_config
+from videomae_tf.presets import DOCUMENT_FILE, is_preset_folder, load_preset
 
 WEIGHTS_SUFFIX = ".weights.h5"
 #: A pretrained folder (``videomae_tf.save_pretrained``): the config and the weights.
@@ -152,6 +153,8 @@ def load_model(path, dtype: str | None = None, **overrides):
             raise InputError(f"{path} is not a .keras file (a zip archive written by "
                              "model.save)")
         return keras.saving.load_model(str(path))
+    if path.is_dir() and is_preset_folder(path):
+        return load_preset(path, overrides)
     if path.is_dir():
         config_file, weights = path / FOLDER_CONFIG, path / FOLDER_WEIGHTS
         for needed in (config_file, weights):
@@ -185,8 +188,11 @@ def check_policy(dtype: str) -> str:
 
 
 def stored_class_names(path) -> list[str] | None:
-    """The class names saved beside a model (its sidecar or folder config), or None."""
+    """The class names saved beside a model (its sidecar, folder config or, for a preset
+    folder, videomae_tf.json), or None."""
     sidecar = sidecar_path(path)
+    if Path(path).is_dir() and is_preset_folder(path):
+        sidecar = Path(path) / DOCUMENT_FILE
     try:
         meta = json.loads(sidecar.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
