@@ -47,6 +47,8 @@ class VideoMAEVideoClassifier(keras_hub.models.Task):
         head_drop_rate: dropout before the head (training only).
         init_scale: the scale of the head's initial weights (as ``VideoMAEClassifier``).
         preprocessor: None (clips come normalised; keras-hub's slot for one).
+        dtype: a dtype policy for the whole task: the backbone is rebuilt under it (with
+            its weights) when it has another; by default the backbone's.
     """
 
     backbone_cls = VideoMAEPresetBackbone
@@ -56,11 +58,16 @@ class VideoMAEVideoClassifier(keras_hub.models.Task):
                  init_scale: float = 1.0, preprocessor=None, **kwargs):
         from videomae_tf.models.layers import dense_init
 
+        dtype = kwargs.pop("dtype", None)
+        if dtype is not None and keras.dtype_policies.get(dtype).name != backbone.dtype_policy.name:
+            backbone = _under_policy(backbone, keras.dtype_policies.get(dtype).name)
         self.backbone = backbone
         self.preprocessor = preprocessor
-        self.head_dropout = keras.layers.Dropout(head_drop_rate, name="head_dropout")
+        policy = backbone.dtype_policy
+        self.head_dropout = keras.layers.Dropout(head_drop_rate, name="head_dropout",
+                                                 dtype=policy)
         self.head = keras.layers.Dense(num_classes, kernel_initializer=dense_init(init_scale),
-                                       name="head")
+                                       name="head", dtype=policy)
         inputs = keras.Input(shape=backbone.clip_shape, name="pixel_values")
         outputs = self.head(self.head_dropout(backbone(inputs)["pooled"]))
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
@@ -70,4 +77,17 @@ class VideoMAEVideoClassifier(keras_hub.models.Task):
 
     def get_config(self) -> dict:
         return dict(super().get_config(), num_classes=self.num_classes,
-                    head_drop_rate=self.head_drop_rate, init_scale=self.init_scale)
+                    head_drop_rate=self.head_drop_rate, init_scale=self.init_scale,
+                    dtype=keras.dtype_policies.serialize(self.dtype_policy))
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return super().from_config(dict(config))  # keras-hub's replaces config["backbone"]
+
+
+def _under_policy(backbone, policy: str):
+    """``backbone`` rebuilt under the dtype policy ``policy``, with its weights: a task
+    asked for a policy runs all its layers under it."""
+    rebuilt = type(backbone).from_config(dict(backbone.get_config(), dtype=policy))
+    rebuilt.set_weights(backbone.get_weights())
+    return rebuilt

@@ -56,6 +56,18 @@ CASES = [
          expected_output_shape=dict(logits=(2, 5), frame_logits=(2, GRID[0], 5),
                                     coarse_logits=(2, 3), coarse_frame_logits=(2, GRID[0], 3))),
 ]
+try:  # keras-hub is optional: its classes are cased where it is installed
+    from videomae_tf.kerashub import VideoMAEPresetBackbone, VideoMAEVideoClassifier
+except ImportError:
+    pass
+else:
+    CASES += [
+        Case(VideoMAEPresetBackbone, ONE_BLOCK, CLIP,
+             expected_output_shape=dict(tokens=(2, TINY_TOKENS, WIDTH), pooled=(2, WIDTH),
+                                        token_map=(2, *GRID, WIDTH))),
+        Case(VideoMAEVideoClassifier, dict(backbone=VideoMAEPresetBackbone(**ONE_BLOCK),
+                                           num_classes=5), CLIP, expected_output_shape=(2, 5)),
+    ]
 BY_NAME = {f"videomae_tf>{case.cls.__name__}": case for case in CASES}
 
 
