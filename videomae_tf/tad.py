@@ -142,7 +142,7 @@ def extract_windows(forward, todo, writer, report, windows: TadWindows, batch_si
     """Write the ``(windows, D)`` pooled features of each ``(record, name)`` in ``todo``;
     a video that fails to decode, or has no window, goes to ``report.failed``."""
     from videomae_tf.data.decoders import VideoDecodeError, VideoReader
-    from videomae_tf.evaluation.progress import progress_bar
+    from videomae_tf.evaluation.progress import batches_with_progress
 
     for record, name in todo:
         try:
@@ -151,23 +151,13 @@ def extract_windows(forward, todo, writer, report, windows: TadWindows, batch_si
             report.failed[record.path] = e.reason
             continue
         expected = len(tad_window_starts(reader.num_frames, windows))
-        features, pending = [], []
-
-        def run_pending():
-            features.extend(forward(np.stack(pending))["pooled"])
-            pending.clear()
-
+        features = []
         try:
-            with progress_bar(expected, f"tad {Path(record.path).name}", unit="window",
-                              enabled=progress) as bar:
-                for _, clip in tad_windows(reader.iter_frames(), windows):
-                    pending.append(clip)
-                    if len(pending) == batch_size:
-                        run_pending()
-                        bar.update(batch_size)
-                if pending:
-                    bar.update(len(pending))
-                    run_pending()
+            clips = (clip for _, clip in tad_windows(reader.iter_frames(), windows))
+            for batch in batches_with_progress(clips, batch_size, expected,
+                                               f"tad {Path(record.path).name}", "window",
+                                               progress):
+                features.extend(forward(np.stack(batch))["pooled"])
         except VideoDecodeError as e:
             report.failed[record.path] = e.reason
             continue

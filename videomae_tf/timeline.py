@@ -26,7 +26,7 @@ from videomae_tf.errors import InputError
 from videomae_tf.data import transforms
 from videomae_tf.evaluation.aggregation import softmax
 from videomae_tf.evaluation.predict import top_k_predictions
-from videomae_tf.evaluation.progress import progress_bar
+from videomae_tf.evaluation.progress import batches_with_progress
 from videomae_tf.files import write_png, write_text_atomic
 
 __all__ = ["Timeline", "predict_timeline", "timeline_windows", "render_timeline",
@@ -141,26 +141,13 @@ def predict_timeline(model, video, *, stride_s: float = 1.0, sampling_rate: int 
     expected = len(timeline_windows(reader.num_frames, fps, stride_s, clip_len, sampling_rate))
     windows = _stream_windows(reader.iter_frames(), fps, stride_s, clip_len, sampling_rate,
                               _frame_preprocessor(crop_size, short_side))
-    starts, ends, probs, pending = [], [], [], []
-
-    def run_pending():
-        clips = np.stack([transforms.normalize(c) for _, _, c in pending])
-        probs.extend(softmax(run(clips)))
-        starts.extend(s for s, _, _ in pending)
-        ends.extend(e for _, e, _ in pending)
-        pending.clear()
-
+    starts, ends, probs = [], [], []
     try:
-        with progress_bar(expected, f"timeline {Path(video).name}", unit="window",
-                          enabled=progress) as bar:
-            for window in windows:
-                pending.append(window)
-                if len(pending) == batch_size:
-                    run_pending()
-                    bar.update(batch_size)
-            if pending:
-                bar.update(len(pending))
-                run_pending()
+        for batch in batches_with_progress(windows, batch_size, expected,
+                                           f"timeline {Path(video).name}", "window", progress):
+            probs.extend(softmax(run(np.stack([transforms.normalize(c) for _, _, c in batch]))))
+            starts.extend(s for s, _, _ in batch)
+            ends.extend(e for _, e, _ in batch)
     finally:
         reader.close()
     names = list(class_names) if class_names is not None else run.class_names

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from typing import Iterable, Iterator
 
-__all__ = ["progress_bar"]
+__all__ = ["batches_with_progress", "progress_bar"]
 
 
 class _NoBar:
@@ -38,3 +39,20 @@ def progress_bar(total: int | None = None, desc: str = "", unit: str = "it", ena
         return _NoBar()
     return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True,
                 leave=False, mininterval=0.5)
+
+
+def batches_with_progress(items: Iterable, batch_size: int, total: int | None, desc: str,
+                          unit: str, enabled: bool = True) -> Iterator[list]:
+    """Lists of up to ``batch_size`` of ``items`` as they arrive (the last may be shorter),
+    each counted on a progress bar of ``total`` ``unit``s once it is handed out."""
+    with progress_bar(total, desc, unit=unit, enabled=enabled) as bar:
+        batch: list = []
+        for item in items:
+            batch.append(item)
+            if len(batch) == batch_size:
+                bar.update(len(batch))
+                yield batch
+                batch = []
+        if batch:
+            bar.update(len(batch))
+            yield batch
