@@ -21,14 +21,14 @@ import argparse
 import os
 import sys
 
-from videomae_tf.cli import crop, deploy, hub, inference, tools, training, visualize
+from videomae_tf.cli import crop, deploy, hub, inference, pack, tools, training, visualize
 from videomae_tf.cli.common import PROG, UsageError
 
 __all__ = ["COMMANDS", "PROG", "UsageError", "build_parser", "main"]
 
 #: name -> (help, add_arguments, run), in the order ``--help`` lists them.
 COMMANDS = {**training.COMMANDS, **inference.COMMANDS, **tools.COMMANDS, **deploy.COMMANDS,
-            **visualize.COMMANDS, **hub.COMMANDS, **crop.COMMANDS}
+            **visualize.COMMANDS, **hub.COMMANDS, **crop.COMMANDS, **pack.COMMANDS}
 
 
 def build_parser() -> argparse.ArgumentParser:
