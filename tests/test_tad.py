@@ -59,7 +59,7 @@ def test_windows_are_the_official_scripts(shared_data, name):
         assert [s for s, _ in ours] == starts == list(tad_window_starts(len(reader), windows))
         assert len(starts) >= 1
         for (_, clip), official in zip(ours, clips):
-            assert clip.shape == (16, 32, 48, 3)
+            assert clip.shape == (16, 32, 48, 3) and clip.dtype == np.float32
             np.testing.assert_allclose(clip, official, atol=2e-6)
 
 

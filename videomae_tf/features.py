@@ -92,6 +92,17 @@ def feature_names(paths: Sequence[str], root: str | os.PathLike | None = None) -
 
 # ---------------------------------------------------------------------------- writers
 
+def _stored_settings(text, where) -> dict:
+    try:
+        stored = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise InputError(f"{where}: the stored feature settings are not JSON ({e}); this "
+                         "output was not written by `videomae-tf features`") from None
+    if not isinstance(stored, dict):
+        raise InputError(f"{where}: the stored feature settings are not a JSON object")
+    return stored
+
+
 def _check_settings(where, stored: dict, wanted: dict) -> None:
     """InputError when ``where`` holds features made otherwise than ``wanted``: skipping
     its videos as done would mix two kinds of features in one output."""
@@ -102,11 +113,31 @@ def _check_settings(where, stored: dict, wanted: dict) -> None:
                          "choose a new --output, or the same settings to resume")
 
 
-def feature_settings(views: TestViews, windows) -> dict:
-    """What decides a video's pooled features, as JSON: the views or the TAD windows."""
+def feature_settings(model, views: TestViews, windows) -> dict:
+    """What decides a video's pooled features, as JSON: the model (``model_fingerprint``)
+    and its dtype policy, and the views or the TAD windows."""
+    made_by = {"model": model_fingerprint(model), "policy": model.dtype_policy.name}
     if windows is not None:
-        return {"kind": "tad", **dataclasses.asdict(windows), "size": list(windows.size)}
-    return {"kind": "views", **dataclasses.asdict(views)}
+        return {"kind": "tad", **dataclasses.asdict(windows), "size": list(windows.size),
+                **made_by}
+    return {"kind": "views", **dataclasses.asdict(views), **made_by}
+
+
+def model_fingerprint(model) -> str:
+    """A short hash of the model's class, config and weights (their shapes and first
+    values: cheap for a billion parameters, and two trained models differ there)."""
+    import hashlib
+
+    from keras import ops
+
+    digest = hashlib.sha256(type(model).__name__.encode())
+    config = {k: v for k, v in model.get_config().items() if k not in ("name", "dtype")}
+    digest.update(json.dumps(config, sort_keys=True, default=str).encode())
+    for weight in model.weights:
+        digest.update(str(tuple(weight.shape)).encode())
+        values = np.asarray(ops.convert_to_numpy(ops.cast(weight, "float32"))).reshape(-1)
+        digest.update(values[:64].tobytes())
+    return digest.hexdigest()[:16]
 
 
 def _npy_file(folder: Path, name: str, kind: str) -> Path:
@@ -128,7 +159,7 @@ class _NpyFolder:
         path = self.folder / SETTINGS_NAME
         self._settings = None if path.is_file() else wanted
         if path.is_file():
-            _check_settings(path, json.loads(path.read_text()), wanted)
+            _check_settings(path, _stored_settings(path.read_bytes(), path), wanted)
 
     def has(self, name: str) -> bool:
         return _npy_file(self.folder, name, POOLED).is_file()
@@ -137,14 +168,14 @@ class _NpyFolder:
         for kind in sorted(arrays, key=lambda k: k == POOLED):  # pooled last
             path = _npy_file(self.folder, name, kind)
             path.parent.mkdir(parents=True, exist_ok=True)
+            if kind == POOLED and self._settings is not None:  # before the first video ends
+                write_bytes_atomic(self.folder / SETTINGS_NAME,
+                                   json.dumps(self._settings, indent=1).encode())
+                self._settings = None
             # through memory: numpy's own file writes can stop short without an error
             buffer = io.BytesIO()
             np.save(buffer, arrays[kind])
             write_bytes_atomic(path, buffer.getvalue())
-        if self._settings is not None:  # with the first complete video
-            write_bytes_atomic(self.folder / SETTINGS_NAME,
-                               json.dumps(self._settings, indent=1).encode())
-            self._settings = None
 
     def close(self) -> None:
         pass
@@ -176,7 +207,7 @@ class _H5File:
         stored = self.file.attrs.get(SETTINGS_NAME)
         self._settings = None if stored is not None else wanted
         if stored is not None:
-            _check_settings(self.path, json.loads(stored), wanted)
+            _check_settings(self.path, _stored_settings(stored, self.path), wanted)
 
     def has(self, name: str) -> bool:
         return name in self.file and POOLED in self.file[name]
@@ -189,10 +220,10 @@ class _H5File:
             self.file.create_dataset(f"{partial}/{kind}", data=array)
         if name in self.file:  # an incomplete group (no pooled features)
             del self.file[name]
-        self.file.move(partial, name)
-        if self._settings is not None:  # with the first complete video
+        if self._settings is not None:  # before the first video is complete
             self.file.attrs[SETTINGS_NAME] = json.dumps(self._settings)
             self._settings = None
+        self.file.move(partial, name)
         self.file.flush()
 
     def close(self) -> None:
@@ -306,7 +337,7 @@ def extract_features(model, videos, output: str | os.PathLike, *, root=None,
     report = FeatureReport(str(output))
     writer = feature_output(output)
     try:
-        writer.settings(feature_settings(views, windows))
+        writer.settings(feature_settings(model, views, windows))
         report.skipped = [name for name in names if writer.has(name)]
         done = set(report.skipped)
         todo = [(r, name) for r, name in zip(records, names) if name not in done]

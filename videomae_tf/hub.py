@@ -287,7 +287,8 @@ def _from_kaggle(handle: str) -> Path:
     asks Kaggle for the newest version, or (``HF_HUB_OFFLINE``: caches only) takes the
     newest cached one."""
     parts = handle[len(KAGGLE_PREFIX):].strip("/").split("/")
-    if len(parts) not in (4, 5) or not all(parts) or (len(parts) == 5 and not parts[4].isdigit()):
+    if len(parts) not in (4, 5) or not all(parts) or (
+            len(parts) == 5 and not (parts[4].isdigit() and int(parts[4]) >= 1)):
         raise InputError(f"{handle}: expected kaggle://owner/model/framework/variation"
                          "[/version]")
     try:

@@ -178,7 +178,7 @@ def load_preset(folder: Path, overrides: dict):
         return backbone
     task = _checked(_read_json(folder / TASK_FILE), folder / TASK_FILE, CLASSIFIER_NAME)
     head = {key: task[key] for key in HEAD_OPTIONS if key in task}
-    model = model_from_config(dict(config, task="finetune", **head, **overrides))
+    model = model_from_config(dict(config, task="finetune", **{**head, **overrides}))
     model.load_encoder_weights(backbone)
     _load_head(model, folder / TASK_WEIGHTS_FILE)
     return model

@@ -79,7 +79,7 @@ def keras_backend_problem() -> str | None:
     """One line on what is wrong with ``KERAS_BACKEND``, or None; Keras itself would fail
     at its first import with a long traceback."""
     name = os.environ.get("KERAS_BACKEND")
-    if name is None or name in KERAS_BACKENDS:
+    if not name or name in KERAS_BACKENDS:  # Keras ignores an empty value too
         return None
     return (f"KERAS_BACKEND={name!r} is not a Keras backend; expected one of "
             f"{', '.join(KERAS_BACKENDS)} (or leave it unset)")

@@ -86,7 +86,7 @@ def _bilinear_taps(size_in: int, size_out: int) -> tuple[np.ndarray, np.ndarray,
     source = np.maximum((np.arange(size_out, dtype=np.float32) + np.float32(0.5)) * scale
                         - np.float32(0.5), np.float32(0))
     first = source.astype(np.int64)
-    return first, np.minimum(first + 1, size_in - 1), source - first
+    return first, np.minimum(first + 1, size_in - 1), (source - first).astype(np.float32)
 
 
 def frame_preparer(windows: TadWindows) -> Callable[[np.ndarray], np.ndarray]:

@@ -80,9 +80,26 @@ def test_crop_persons_does_not_replace_a_file_it_did_not_write(tmp_path, capsys)
     assert main(argv) == 0, capsys.readouterr().err  # its own output: replaced on a rerun
 
 
+def test_crop_persons_remembers_every_clip_it_wrote_across_runs(tmp_path, monkeypatch):
+    from videomae_tf.data import make_synthetic_dataset
+    from videomae_tf.data.person_crop import crop_persons
+
+    paths = make_synthetic_dataset(tmp_path / "synthetic", num_train_per_class=1,
+                                   num_val_per_class=0)
+    first, second = sorted((paths["root"] / "videos" / "train").iterdir())[:2]
+    boxes = {p.name: np.array([[0, 8, 8, 40, 40]]) for p in (first, second)}
+    monkeypatch.chdir(tmp_path)
+    crop_persons([first], "out", boxes=boxes, progress=False)  # a relative --output
+    crop_persons([second], tmp_path / "out", boxes=boxes, progress=False)
+    rows = crop_persons([first], tmp_path / "out", boxes=boxes, progress=False)  # again: ours
+    assert [r.error for r in rows] == [""]
+    report = (tmp_path / "out" / "crop_report.csv").read_text()
+    assert first.name in report and second.name in report  # both still on record
+
+
 @pytest.mark.parametrize("text, value", [("False", False), ("false", False), ("TRUE", True),
-                                         ("None", None), ("3", 3), ("[1,2]", [1, 2]),
-                                         ("runs/x", "runs/x")])
+                                         ("None", None), ("null", None), ("none", "none"),
+                                         ("3", 3), ("[1,2]", [1, 2]), ("runs/x", "runs/x")])
 def test_text_values_are_parsed_for_what_they_say(text, value):
     config = apply_settings({"model": {}}, {}, [f"model.cosine_attention={text}"])
     assert config["model"]["cosine_attention"] == value
@@ -244,3 +261,26 @@ def test_a_weights_file_holding_integers_is_refused_naming_the_array(tmp_path):
         f.create_dataset(names[0], data=np.zeros(shape, "int32"))
     with pytest.raises(InputError, match=rf"array {names[0]} is not floating point"):
         load_weights_strictly(_tiny_classifier(), path)
+
+
+def test_a_cluster_spec_tensorflow_takes_is_taken():
+    from videomae_tf.training.distribute import cluster_workers
+
+    with pytest.raises(InputError, match="TF_CONFIG's cluster must map task types to "
+                                         "address lists, got list"):
+        cluster_workers(json.dumps({"cluster": ["a:1"], "task": {"type": "worker"}}))
+
+    spec = {"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": "1"}}
+    assert cluster_workers(json.dumps(spec)) == 2  # TensorFlow reads the index with int()
+
+
+def test_an_empty_keras_backend_is_unset(monkeypatch):
+    from videomae_tf.startup import keras_backend_problem
+
+    monkeypatch.setenv("KERAS_BACKEND", "")
+    assert keras_backend_problem() is None
+
+
+def test_lr_scaling_none_is_the_word_none():
+    config = apply_settings(get_recipe("synthetic"), {}, ["lr_scaling=none"])
+    assert resolve(config, "finetune")["lr_scaling"] == "none"

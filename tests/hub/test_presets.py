@@ -146,7 +146,31 @@ def test_kaggle_handles_resolve_through_kagglehubs_cache(preset, tiny, tmp_path,
     with pytest.raises(FileNotFoundError, match=r"kaggle://someone/videomae/keras/other is not "
                                                 r"in kagglehub's cache"):
         hub.resolve("kaggle://someone/videomae/keras/other")
-    for bad in ("kaggle://someone/videomae", "kaggle://a/b/c/d/latest"):
+    for bad in ("kaggle://someone/videomae", "kaggle://a/b/c/d/latest", "kaggle://a/b/c/d/0"):
         with pytest.raises(InputError, match=r"expected kaggle://owner/model/framework/"
                                              r"variation\[/version\]"):
             hub.resolve(bad)
+
+
+def test_a_preset_loads_with_a_head_option_changed(preset):
+    from videomae_tf.models import load_model
+
+    model = load_model(preset, head_drop_rate=0.5)
+    assert model.head_drop_rate == 0.5
+
+
+def test_features_of_a_backbone_preset_through_the_cli(tiny, tmp_path, shared_data, capsys):
+    from videomae_tf.cli import main
+    from videomae_tf.models.backbone import VideoMAEBackbone
+
+    folder = hub.save_pretrained(VideoMAEBackbone.from_classifier(tiny[0]), tmp_path / "bb")
+    video = shared_data / "videos" / "short_32_frames.mp4"
+    assert main(["features", str(video), "--weights", str(folder), "--output",
+                 str(tmp_path / "features")]) == 0, capsys.readouterr().err
+    assert (tmp_path / "features" / "short_32_frames.npy").is_file()
+    # another model into the same output: refused, not mixed
+    other = videomae_tf.VideoMAEClassifier(num_classes=3, **TINY)
+    hub.save_pretrained(other, tmp_path / "other")
+    assert main(["features", str(video), "--weights", str(tmp_path / "other"), "--output",
+                 str(tmp_path / "features")]) == 2
+    assert "holds features made with other settings (model=" in capsys.readouterr().err

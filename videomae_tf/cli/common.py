@@ -126,11 +126,13 @@ def add_runtime_argument(parser: argparse.ArgumentParser) -> None:
                              "then run by that runtime (pip install videomae_tf[export])")
 
 
-def load_videomae_model(source: str, precision: str = "fp32"):
-    """A VideoMAE classifier or pretraining model from any --weights source, for the
-    commands that need the Keras model itself (export, features, visualize), built at
+def load_videomae_model(source: str, precision: str = "fp32", backbone: bool = False):
+    """A VideoMAE classifier or pretraining model (or, with ``backbone``, a
+    ``VideoMAEBackbone``: features take one) from any --weights source, for the commands
+    that need the Keras model itself (export, features, visualize), built at
     ``precision`` (fp32 or bf16)."""
     from videomae_tf.models import VideoMAEClassifier, VideoMAEPretrainer, load_model
+    from videomae_tf.models.backbone import VideoMAEBackbone
     from videomae_tf.models.saving import FOLDER_CONFIG
 
     policy = precision_policy(precision)
@@ -140,7 +142,8 @@ def load_videomae_model(source: str, precision: str = "fp32"):
                          f"{FOLDER_CONFIG}): give a .weights.h5 or .keras file or a folder "
                          "written by save_pretrained")
     model = load_model(path, dtype=None if policy == "float32" else policy)
-    if not isinstance(model, (VideoMAEClassifier, VideoMAEPretrainer)):
+    kinds = (VideoMAEClassifier, VideoMAEPretrainer) + ((VideoMAEBackbone,) if backbone else ())
+    if not isinstance(model, kinds):
         raise UsageError(f"{path} holds a {type(model).__name__}, not a VideoMAE model")
     return model
 

@@ -82,7 +82,7 @@ def run_features(args: argparse.Namespace) -> int:
     test_views = views(args)
     windows = _tad_windows(args)
     videos, root = _feature_inputs(args.videos, args.root)
-    model = load_videomae_model(args.weights, args.precision)
+    model = load_videomae_model(args.weights, args.precision, backbone=True)
     report = extract_features(model, videos, args.output, root=root, views=test_views,
                               per_clip=args.per_clip, token_map=args.token_map,
                               windows=windows, batch_size=args.batch_size,

@@ -20,20 +20,24 @@ def merge(base: dict, override: dict) -> dict:
     return out
 
 
-#: Spellings of booleans and null besides JSON's (Python's True, False, None), read
-#: whatever their case. Any other text that is not JSON stays a string, which a key whose
+#: Spellings besides JSON's: booleans in any case (Python's True, False), and Python's
+#: None beside JSON's null. "none" in lower case stays text: it is a value of its own
+#: (``lr_scaling=none``). Any other text that is not JSON stays a string, which a key whose
 #: default is a boolean or a number then refuses (``config.checks``).
-LITERALS = {"true": True, "false": False, "none": None, "null": None}
+LITERALS = {"true": True, "false": False}
+NONE_WORDS = ("null", "None")
 
 
 def parse_value(text: str) -> object:
     """A value given as text: JSON when it parses (numbers, true/false, null, lists,
-    objects), a boolean or None for the words in ``LITERALS`` (``False``, ``TRUE``...),
-    else the string as written."""
+    objects), a boolean for the words in ``LITERALS`` in any case (``False``, ``TRUE``),
+    None for ``None``, else the string as written."""
     text = text.strip()
     try:
         return json.loads(text)
     except json.JSONDecodeError:
+        if text in NONE_WORDS:
+            return None
         return LITERALS.get(text.lower(), text)
 
 

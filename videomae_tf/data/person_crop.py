@@ -628,6 +628,10 @@ def crop_persons(videos: Sequence[str | os.PathLike] | str | os.PathLike,
         per_video = [None] * len(paths)
     output_dir.mkdir(parents=True, exist_ok=True)
     report = output_dir / REPORT_NAME
+    names_now = {out.name for out in outputs}
+    # the report keeps what earlier runs wrote here (other clips), so that it stays the
+    # record of which files in the folder are ours
+    kept = [row for row in _earlier_rows(output_dir) if _clip_name(row) not in names_now]
     rows: list[CropRow] = []
     with progress_bar(total=len(paths), desc="crop", unit="clip", enabled=progress) as bar:
         for path, out, given in zip(paths, outputs, per_video):
@@ -637,10 +641,10 @@ def crop_persons(videos: Sequence[str | os.PathLike] | str | os.PathLike,
             except _ClipError as e:
                 row.error, row.output = str(e), ""
             rows.append(row)
-            write_text_atomic(report, _report_text(rows))
+            write_text_atomic(report, _report_text(rows, kept))
             bar.update(1)
     if not rows:
-        write_text_atomic(report, _report_text(rows))
+        write_text_atomic(report, _report_text(rows, kept))
     return rows
 
 
@@ -660,15 +664,25 @@ def _unique(videos: Iterable[str | os.PathLike]) -> list[Path]:
     return paths
 
 
-def _written_before(output_dir: Path) -> set[Path]:
-    """The clips an earlier run recorded in ``output_dir``'s report: ours to replace."""
-    report = output_dir / REPORT_NAME
+def _earlier_rows(output_dir: Path) -> list[dict]:
+    """The rows of ``output_dir``'s report from earlier runs ([] when there is none)."""
     try:
-        with open(report, newline="", encoding="utf-8") as f:
-            return {Path(row["output"]).resolve() for row in csv.DictReader(f)
-                    if row.get("output")}
-    except (OSError, KeyError, csv.Error, UnicodeDecodeError):
-        return set()
+        with open(output_dir / REPORT_NAME, newline="", encoding="utf-8") as f:
+            return [row for row in csv.DictReader(f) if row.get("video")]
+    except (OSError, csv.Error, UnicodeDecodeError):
+        return []
+
+
+def _clip_name(row: dict) -> str:
+    """The output file name a report row stands for (a failed clip's would-be name)."""
+    return Path(row["output"]).name if row.get("output") else Path(row["video"]).stem + ".mp4"
+
+
+def _written_before(output_dir: Path) -> set[str]:
+    """The file names of the clips earlier runs wrote in ``output_dir`` (its report says
+    so): ours to replace. Outputs are always ``output_dir/<stem>.mp4``, so a name is enough
+    whatever folder the report was written from."""
+    return {Path(row["output"]).name for row in _earlier_rows(output_dir) if row.get("output")}
 
 
 def _output_paths(paths: Sequence[Path], output_dir: Path, overwrite: bool) -> list[Path]:
@@ -683,7 +697,7 @@ def _output_paths(paths: Sequence[Path], output_dir: Path, overwrite: bool) -> l
         if out.resolve() == path.resolve():
             raise InputError(f"the output {out} would replace its input: choose another "
                              "--output folder")
-        if out.exists() and not overwrite and out.resolve() not in ours:
+        if out.exists() and not overwrite and out.name not in ours:
             raise InputError(f"{out} exists and is not a clip crop-persons wrote there (not in "
                              f"{REPORT_NAME}): choose a new --output, or --overwrite to replace "
                              "it (nothing was replaced)")
@@ -814,9 +828,11 @@ def _complete_mp4(path: Path) -> bool:
     return offset == size and {b"moov", b"mdat"} <= kinds
 
 
-def _report_text(rows: Sequence[CropRow]) -> str:
+def _report_text(rows: Sequence[CropRow], kept: Sequence[dict] = ()) -> str:
+    """The report: ``kept`` (earlier runs' rows for other clips, as read) then this run's."""
     table = io.StringIO()
     writer = csv.writer(table, lineterminator="\n")
     writer.writerow(REPORT_COLUMNS)
+    writer.writerows([row.get(column, "") for column in REPORT_COLUMNS] for row in kept)
     writer.writerows(row.csv_row() for row in rows)
     return table.getvalue()

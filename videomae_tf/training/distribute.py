@@ -31,6 +31,9 @@ def cluster_workers(tf_config=None):
     except json.JSONDecodeError as e:
         raise InputError(f"TF_CONFIG is not valid JSON: {e}") from None
     cluster = config.get("cluster", {}) if isinstance(config, dict) else {}
+    if not isinstance(cluster, dict):
+        raise InputError(f"TF_CONFIG's cluster must map task types to address lists, got "
+                         f"{type(cluster).__name__}")
     if cluster:
         _check_task(config, cluster)
     return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
@@ -44,6 +47,8 @@ def _check_task(config: dict, cluster: dict) -> None:
         raise InputError("TF_CONFIG has a cluster but no task: expected "
                          '"task": {"type": "worker", "index": N}')
     kind, index = task.get("type"), task.get("index", 0)
+    if isinstance(index, str) and index.strip().isdigit():  # TensorFlow takes "1" too
+        index = int(index)
     if kind not in cluster:
         raise InputError(f"TF_CONFIG task type {kind!r} is not in its cluster, which has "
                          f"{', '.join(map(repr, cluster))}")
