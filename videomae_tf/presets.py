@@ -119,6 +119,10 @@ def _save_head(backbone, classifier, path: Path) -> None:
     pooled = backbone(inputs)["pooled"]
     task = keras.Model(inputs, head(keras.layers.Dropout(classifier.head_drop_rate)(pooled)))
     head.set_weights(classifier.head.get_weights())
+    # a keras-hub task is compiled when built: store an (empty) optimizer state as its own
+    # files do, so that loading one says nothing about a missing optimizer
+    task.compile(optimizer=keras.optimizers.RMSprop())
+    task.optimizer.build([])
     keras.saving.save_weights(task, str(path), objects_to_skip=list(backbone._flatten_layers()))
 
 
