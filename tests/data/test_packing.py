@@ -126,3 +126,82 @@ def test_cli_pack(records, tmp_path, capsys):
                  str(tmp_path / "out"), "--short-side", "64"]) == 0
     assert "pack: 2 videos in 1 shards" in capsys.readouterr().out
     assert main(["pack", str(listing), "--output", str(tmp_path / "x"), "--format", "gif"]) == 2
+
+
+def test_train_windows_made_in_the_graph_are_the_official_samplers():
+    import tensorflow as tf
+
+    from videomae_tf.data.packing import dense_train_indices_tf
+
+    for n in (10, 64, 65, 100, 301):
+        ends = set()
+        for k in range(40):
+            indices = dense_train_indices_tf(n, tf.constant([k, 7], tf.int64)).numpy()
+            if n <= 64:  # a short video has one window
+                np.testing.assert_array_equal(indices, sampling.dense_clip_indices(n, None))
+                continue
+            end = int(indices[0]) + 64  # the window [end - 64, end) starts at its first index
+            assert 64 <= end < n
+            np.testing.assert_array_equal(indices, sampling.dense_clip_indices(n, end))
+            ends.add(end)
+        assert n <= 64 or len(ends) >= min(n - 64, 10)  # the end is drawn, not fixed
+
+
+def test_random_resized_crop_boxes_follow_torchvisions_rule():
+    import tensorflow as tf
+
+    from videomae_tf.data.packing import random_resized_crop_box_tf
+    from videomae_tf.data.transforms.geometry import random_resized_crop_box
+
+    for k in range(50):
+        top, left, h, w = random_resized_crop_box_tf(240, 320, tf.constant([k, 1], tf.int64)).numpy()
+        assert 0 <= top <= 240 - h and 0 <= left <= 320 - w and h > 0 and w > 0
+        assert 0.08 * 0.9 <= h * w / (240 * 320) <= 1.0
+        assert 3 / 4 * 0.9 <= w / h <= 4 / 3 * 1.1
+    # nothing fits (a whole-frame square of a wide frame): both take the same fallback
+    rng = np.random.default_rng(0)
+    for height, width in ((240, 320), (320, 240), (100, 400)):
+        expected = random_resized_crop_box(height, width, rng, (1.0, 1.0), (1.0, 1.0))
+        box = random_resized_crop_box_tf(height, width, tf.constant([3, 4], tf.int64),
+                                         (1.0, 1.0), (1.0, 1.0)).numpy()
+        assert tuple(int(v) for v in box) == expected
+
+
+def test_a_train_view_in_the_graph_equals_the_python_transform(packed):
+    import tensorflow as tf
+
+    from videomae_tf.data import transforms
+    from videomae_tf.data.packing import _decode, _parse, train_view_tf
+
+    folder, _ = packed
+    serialized = next(iter(tf.data.TFRecordDataset(packed_index(str(folder))["files"])))
+    example = _parse(serialized)
+    frames = _decode(example["frames"], tf.range(0, 16, 2, dtype=tf.int64)).numpy()
+    height, width = frames.shape[1:3]
+    for k, flip in enumerate((False, True)):
+        box = transforms.geometry.random_resized_crop_box(height, width,
+                                                          np.random.default_rng(k))
+        view = train_view_tf(frames, tf.constant(box, tf.int64), tf.constant(flip), 64).numpy()
+        expected = transforms.resize(transforms.geometry.crop(frames, box), 64, 64)
+        expected = transforms.normalize(expected[:, :, ::-1] if flip else expected)
+        error = np.abs(view - expected)  # the Python path rounds the resized frames to uint8
+        assert error.max() < 0.03 and error.mean() < 0.01, (error.mean(), error.max())
+
+
+def test_packed_finetune_views_are_reproducible_and_shaped(packed):
+    from videomae_tf.data.packing import packed_finetune_dataset
+
+    folder, _ = packed
+
+    def views(seed):
+        ds = packed_finetune_dataset(str(folder), num_frames=4, crop_size=32, num_sample=2,
+                                     seed=seed)
+        return list(ds.as_numpy_iterator())
+
+    first, again, other = views(1), views(1), views(2)
+    assert len(first) == 6 and first[0][0].shape == (4, 32, 32, 3)
+    assert sorted(int(label) for _, label in first) == [0, 0, 1, 1, 3, 3]
+    for (a, _), (b, _) in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for (a, _), (b, _) in zip(first, other))
+    assert not np.array_equal(first[0][0], first[1][0])  # two views of a video differ

@@ -12,10 +12,12 @@ the label map, the format and the settings; videos that could not be decoded are
 (``gs://bucket/packed``).
 
 ``packed_index`` reads and checks an index (every shard present, the counts its
-``.json`` files give); ``packed_validation_dataset`` is the validation view from packed
-JPEG shards with no Python in the pipeline: the centred dense window's indices as
-TensorFlow ops (``dense_center_indices_tf``, equal to ``sampling.dense_val_indices``),
-only those frames decoded, short side resized, centre cropped, normalised.
+``.json`` files give). Read from packed JPEG shards with no Python in the pipeline:
+``packed_validation_dataset`` (the centred dense window's indices as TensorFlow ops, equal
+to ``sampling.dense_val_indices``; only those frames decoded, short side resized, centre
+cropped, normalised) and ``packed_finetune_dataset`` (the dense train window, repeated
+augmentation with torchvision's random resized crop and a flip; RandAugment, erasing and
+mixup are not in the graph yet).
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ import numpy as np
 
 from videomae_tf.errors import InputError
 
-__all__ = ["FORMATS", "pack_videos", "packed_index", "packed_validation_dataset",
-           "dense_center_indices_tf", "PackReport"]
+__all__ = ["FORMATS", "PackReport", "dense_center_indices_tf", "dense_clip_indices_tf",
+           "dense_train_indices_tf", "pack_videos", "packed_finetune_dataset", "packed_index",
+           "packed_validation_dataset", "random_resized_crop_box_tf", "train_view_tf"]
 
 FORMATS = ("jpeg", "video")
 INDEX_FILE, FAILED_FILE, SETTINGS_FILE = "index.json", "failed_videos.csv", "pack_settings.json"
@@ -256,12 +259,14 @@ def packed_index(path: str) -> dict:
     return dict(index, files=[_join(folder, name) for name, _ in shards])
 
 
-def dense_center_indices_tf(video_len, clip_len: int = 16, frame_sample_rate: int = 4):
-    """``sampling.dense_val_indices(n, None, ...)`` as TensorFlow ops (int64 (clip_len,)):
-    the centred window of a long video, the padded ``linspace`` of a short one."""
+def dense_clip_indices_tf(video_len, end, clip_len: int = 16, frame_sample_rate: int = 4):
+    """``sampling.dense_clip_indices(n, end, ...)`` as TensorFlow ops (int64 (clip_len,)):
+    ``linspace(end - clip_len * rate, end, clip_len)`` clipped, or for a video no longer
+    than that window the padded ``linspace(0, n, n // rate)`` (``end`` unused)."""
     import tensorflow as tf
 
     n = tf.cast(video_len, tf.int64)
+    end = tf.cast(end, tf.int64)
     converted = tf.constant(clip_len * frame_sample_rate, tf.int64)
 
     def short():
@@ -275,15 +280,170 @@ def dense_center_indices_tf(video_len, clip_len: int = 16, frame_sample_rate: in
         return tf.cast(tf.clip_by_value(padded, 0.0, tf.cast(n - 1, tf.float64)), tf.int64)
 
     def long():
-        end = (n + converted) // 2
         start = end - converted
-        span = tf.cast(end - start, tf.float64)
         points = tf.cast(start, tf.float64) + tf.cast(tf.range(clip_len), tf.float64) * \
-            span / float(clip_len - 1)
+            tf.cast(converted, tf.float64) / float(clip_len - 1)
         return tf.cast(tf.clip_by_value(points, tf.cast(start, tf.float64),
                                         tf.cast(end - 1, tf.float64)), tf.int64)
 
     return tf.cond(n <= converted, short, long)
+
+
+def dense_center_indices_tf(video_len, clip_len: int = 16, frame_sample_rate: int = 4):
+    """``sampling.dense_val_indices(n, None, ...)``: the centred window, as TF ops."""
+    import tensorflow as tf
+
+    n = tf.cast(video_len, tf.int64)
+    return dense_clip_indices_tf(n, (n + clip_len * frame_sample_rate) // 2, clip_len,
+                                 frame_sample_rate)
+
+
+def dense_train_indices_tf(video_len, seed, clip_len: int = 16, frame_sample_rate: int = 4):
+    """``sampling.dense_train_indices``: the window's end uniform in [clip_len * rate, n),
+    drawn from the stateless ``seed`` (shape (2,))."""
+    import tensorflow as tf
+
+    n = tf.cast(video_len, tf.int64)
+    converted = clip_len * frame_sample_rate
+    end = tf.random.stateless_uniform([], seed, minval=converted,
+                                      maxval=tf.maximum(n, converted + 1), dtype=tf.int64)
+    return dense_clip_indices_tf(n, end, clip_len, frame_sample_rate)
+
+
+def random_resized_crop_box_tf(height, width, seed, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3),
+                               attempts: int = 10):
+    """``transforms.random_resized_crop_box`` (torchvision's ``get_params``) as TF ops:
+    ``attempts`` draws of an area in ``scale`` and a log-uniform aspect ratio, the first
+    that fits, else the centre fallback clamped to the ratio range. int64 (top, left, h, w)."""
+    import math
+
+    import tensorflow as tf
+
+    height, width = tf.cast(height, tf.int64), tf.cast(width, tf.int64)
+    seeds = tf.random.experimental.stateless_split(seed, 3)
+    area = tf.cast(height * width, tf.float64)
+    target = area * tf.random.stateless_uniform([attempts], seeds[0], scale[0], scale[1],
+                                                dtype=tf.float64)
+    aspect = tf.exp(tf.random.stateless_uniform([attempts], seeds[1], math.log(ratio[0]),
+                                                math.log(ratio[1]), dtype=tf.float64))
+    w = tf.cast(tf.round(tf.sqrt(target * aspect)), tf.int64)  # round half to even: Python's
+    h = tf.cast(tf.round(tf.sqrt(target / aspect)), tf.int64)
+    fits = (w > 0) & (w <= width) & (h > 0) & (h <= height)
+    first = tf.argmax(tf.cast(fits, tf.int32), output_type=tf.int64)
+    in_ratio = tf.cast(width, tf.float64) / tf.cast(height, tf.float64)
+    fallback_w = tf.where(in_ratio < min(ratio), width,
+                          tf.where(in_ratio > max(ratio),
+                                   tf.cast(tf.round(tf.cast(height, tf.float64) * max(ratio)),
+                                           tf.int64), width))
+    fallback_h = tf.where(in_ratio < min(ratio),
+                          tf.cast(tf.round(tf.cast(width, tf.float64) / min(ratio)), tf.int64),
+                          height)
+
+    def found():
+        box_h, box_w = h[first], w[first]
+        offsets = tf.random.stateless_uniform([2], seeds[2], dtype=tf.float64)
+        top = tf.cast(offsets[0] * tf.cast(height - box_h + 1, tf.float64), tf.int64)
+        left = tf.cast(offsets[1] * tf.cast(width - box_w + 1, tf.float64), tf.int64)
+        return tf.stack([top, left, box_h, box_w])
+
+    def fallback():
+        return tf.stack([(height - fallback_h) // 2, (width - fallback_w) // 2, fallback_h,
+                         fallback_w])
+
+    return tf.cond(tf.reduce_any(fits), found, fallback)
+
+
+def train_view_tf(frames, box, flip, size: int):
+    """uint8 (T, H, W, 3) -> float32 (T, size, size, 3): the crop ``box`` resized (bilinear,
+    half-pixel centres, no antialiasing: cv2's INTER_LINEAR), flipped if ``flip``,
+    ImageNet-normalised (``transforms.finetune_train_transform`` without RandAugment and
+    erasing)."""
+    import tensorflow as tf
+
+    from videomae_tf.data.transforms.normalization import IMAGENET_MEAN, IMAGENET_STD
+
+    top, left, h, w = (box[i] for i in range(4))
+    crop = frames[:, top:top + h, left:left + w]
+    clip = tf.image.resize(tf.cast(crop, tf.float32), [size, size], method="bilinear")
+    clip = tf.cond(flip, lambda: tf.reverse(clip, axis=[2]), lambda: clip)
+    return (clip / 255.0 - tf.constant(IMAGENET_MEAN)) / tf.constant(IMAGENET_STD)
+
+
+def _parse(serialized):
+    import tensorflow as tf
+
+    spec = {"frames": tf.io.VarLenFeature(tf.string), "label": tf.io.FixedLenFeature([], tf.int64),
+            "num_frames": tf.io.FixedLenFeature([], tf.int64),
+            "height": tf.io.FixedLenFeature([], tf.int64),
+            "width": tf.io.FixedLenFeature([], tf.int64)}
+    example = tf.io.parse_single_example(serialized, spec)
+    example["frames"] = tf.sparse.to_dense(example["frames"], default_value=b"")
+    return example
+
+
+def _decode(frames, indices):
+    """Only the frames at ``indices``, decoded: uint8 (len(indices), H, W, 3)."""
+    import tensorflow as tf
+
+    return tf.map_fn(lambda jpeg: tf.io.decode_jpeg(jpeg, channels=3),
+                     tf.gather(frames, indices), fn_output_signature=tf.uint8)
+
+
+def _jpeg_index(index) -> dict:
+    index = index if isinstance(index, dict) else packed_index(index)
+    if index["format"] != "jpeg":
+        raise InputError(f"packed datasets read JPEG packs; this one is {index['format']!r} "
+                         "(pack it with --format jpeg)")
+    return index
+
+
+def packed_finetune_dataset(index, *, num_frames: int = 16, sampling_rate: int = 4,
+                            crop_size: int = 224, num_sample: int = 2, flip: bool = True,
+                            scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), shuffle: bool = True,
+                            repeat: bool = False, seed: int | None = None,
+                            batch_size: int | None = None, drop_remainder: bool = True):
+    """Fine-tuning views ``(clip, label)`` from packed JPEG shards, all in the graph: the
+    official dense train window (end uniform, as TF ops), only its frames decoded, then
+    ``num_sample`` views per video (repeated augmentation), each a random resized crop
+    (torchvision's parameters) and a flip with probability 0.5, normalised. RandAugment,
+    random erasing and mixup are not in this path yet: use ``finetune_dataset`` for them."""
+    import tensorflow as tf
+
+    index = _jpeg_index(index)
+    files = tf.data.Dataset.from_tensor_slices(index["files"])
+    if shuffle:
+        files = files.shuffle(len(index["files"]), seed=seed)
+    ds = files.interleave(tf.data.TFRecordDataset, num_parallel_calls=tf.data.AUTOTUNE,
+                          deterministic=True)
+    if shuffle:
+        ds = ds.shuffle(max(1, min(index["num_videos"], 1024)), seed=seed)
+    if repeat:
+        ds = ds.repeat()
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+
+    def views(serialized, element_seed):
+        example = _parse(serialized)
+        seed_pairs = tf.random.experimental.stateless_split(element_seed, 1 + 2 * num_sample)
+        indices = dense_train_indices_tf(example["num_frames"], seed_pairs[0], num_frames,
+                                         sampling_rate)
+        frames = _decode(example["frames"], indices)
+        out = []
+        for k in range(num_sample):
+            box = random_resized_crop_box_tf(example["height"], example["width"],
+                                             seed_pairs[1 + 2 * k], scale, ratio)
+            coin = tf.random.stateless_uniform([], seed_pairs[2 + 2 * k])
+            flipped = tf.logical_and(flip, coin < 0.5)
+            view = train_view_tf(frames, box, flipped, crop_size)
+            view.set_shape((num_frames, crop_size, crop_size, 3))
+            out.append(view)
+        labels = tf.fill([num_sample], tf.cast(example["label"], tf.int32))
+        return tf.stack(out), labels
+
+    ds = tf.data.Dataset.zip(ds, seeds).map(views, num_parallel_calls=tf.data.AUTOTUNE,
+                                             deterministic=True).unbatch()
+    if batch_size:
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def packed_validation_dataset(index, *, num_frames: int = 16, sampling_rate: int = 4,
@@ -296,23 +456,14 @@ def packed_validation_dataset(index, *, num_frames: int = 16, sampling_rate: int
 
     from videomae_tf.data.transforms.normalization import IMAGENET_MEAN, IMAGENET_STD
 
-    index = index if isinstance(index, dict) else packed_index(index)
-    if index["format"] != "jpeg":
-        raise InputError(f"packed_validation_dataset reads JPEG packs; this one is "
-                         f"{index['format']!r}")
-    spec = {"frames": tf.io.VarLenFeature(tf.string), "label": tf.io.FixedLenFeature([], tf.int64),
-            "num_frames": tf.io.FixedLenFeature([], tf.int64),
-            "height": tf.io.FixedLenFeature([], tf.int64),
-            "width": tf.io.FixedLenFeature([], tf.int64)}
+    index = _jpeg_index(index)
     mean = tf.constant(IMAGENET_MEAN, tf.float32)
     std = tf.constant(IMAGENET_STD, tf.float32)
 
     def view(serialized):
-        example = tf.io.parse_single_example(serialized, spec)
-        frames = tf.sparse.to_dense(example["frames"], default_value=b"")
+        example = _parse(serialized)
         indices = dense_center_indices_tf(example["num_frames"], num_frames, sampling_rate)
-        clip = tf.map_fn(lambda jpeg: tf.io.decode_jpeg(jpeg, channels=3),
-                         tf.gather(frames, indices), fn_output_signature=tf.uint8)
+        clip = _decode(example["frames"], indices)
         height, width = example["height"], example["width"]
         # the short side to short_side, the other floor(short_side * long / short)
         side = tf.constant(short_side, tf.int64)
