@@ -205,3 +205,27 @@ def test_packed_finetune_views_are_reproducible_and_shaped(packed):
         np.testing.assert_array_equal(a, b)
     assert any(not np.array_equal(a, b) for (a, _), (b, _) in zip(first, other))
     assert not np.array_equal(first[0][0], first[1][0])  # two views of a video differ
+
+
+def test_finetune_trains_from_packs(tmp_path, capsys):
+    """The synthetic recipe from packed train and validation data, through the CLI."""
+    from videomae_tf.data import make_synthetic_dataset
+
+    paths = make_synthetic_dataset(tmp_path / "synthetic", num_train_per_class=4,
+                                   num_val_per_class=1)
+    for split in ("train", "val"):
+        pack_videos(str(paths[split]), str(tmp_path / f"{split}_pack"), root=paths["root"],
+                    short_side=0, progress=False)
+    argv = ["finetune", "--recipe", "synthetic", "--train-list",
+            str(tmp_path / "train_pack" / "index.json"), "--val-list",
+            str(tmp_path / "val_pack"), "--output", str(tmp_path / "run"), "--epochs", "2",
+            "--set", "progress=false"]
+    assert main(argv) == 0, capsys.readouterr().err
+    rows = (tmp_path / "run" / "logs" / "log.csv").read_text().splitlines()
+    assert len(rows) == 3 and "val_top1" in rows[0]  # two epochs, validated from the pack
+    assert (tmp_path / "run" / "final.weights.h5").is_file()
+    refused = argv[:-2] + ["--output", str(tmp_path / "run2"), "--set",
+                           "data.rand_aug=rand-m7-n4-mstd0.5-inc1"]
+    assert main(refused) == 2
+    first = capsys.readouterr().err.splitlines()[0]
+    assert "data.rand_aug='rand-m7-n4-mstd0.5-inc1' is not available on packed data" in first

@@ -31,6 +31,7 @@ from typing import Sequence
 
 import numpy as np
 
+from videomae_tf.data.annotations import VideoRecord
 from videomae_tf.errors import InputError
 
 __all__ = ["FORMATS", "PackReport", "dense_center_indices_tf", "dense_clip_indices_tf",
@@ -158,13 +159,14 @@ def pack_videos(records, output: str, *, root=None, shards: int | None = None,
                 bar.update(len(part))
                 continue
             jobs = [pool.submit(_encode_video, r.path, short_side, format, backend) for r in part]
-            summary = {"videos": [], "failed": {}}
+            summary = {"videos": [], "labels": [], "failed": {}}
             partial = _join(output, f".{name}.partial")
             with tf.io.TFRecordWriter(partial) as writer:
                 for record, job in zip(part, jobs):
                     try:
                         writer.write(_example(record, job.result()))
                         summary["videos"].append(os.fspath(record.path))
+                        summary["labels"].append(record.label)
                     except (VideoDecodeError, RuntimeError) as e:  # the video's fault
                         summary["failed"][os.fspath(record.path)] = _reason(e)
                     bar.update(1)
@@ -247,16 +249,28 @@ def packed_index(path: str) -> dict:
         shards = [(s["file"], int(s["count"])) for s in index["shards"]]
     except (ValueError, KeyError, TypeError) as e:
         raise InputError(f"{where} is not a pack index ({type(e).__name__}: {e})") from None
+    records = []
     for name, count in shards:
         summary = _join(folder, name + ".json")
         if not gfile.exists(_join(folder, name)) or not gfile.exists(summary):
             raise InputError(f"{where} names {name}, which is not there (or not complete)")
         with gfile.GFile(summary) as f:
-            actual = len(json.load(f)["videos"])
-        if actual != count:
+            videos = json.load(f)
+        if len(videos["videos"]) != count:
             raise InputError(f"{where} says {name} holds {count} videos; the shard holds "
-                             f"{actual}: the index does not match its shards")
-    return dict(index, files=[_join(folder, name) for name, _ in shards])
+                             f"{len(videos['videos'])}: the index does not match its shards")
+        records += [VideoRecord(path, label)
+                    for path, label in zip(videos["videos"], videos.get("labels", []))]
+    return dict(index, files=[_join(folder, name) for name, _ in shards], records=records)
+
+
+def is_pack(path) -> bool:
+    """``path`` is a pack: its ``index.json``, or a folder holding one (local or gfile)."""
+    if path is None:
+        return False
+    text = os.fspath(path).rstrip("/")
+    exists = _gfile().exists if "://" in text else os.path.exists
+    return exists(text if text.endswith(INDEX_FILE) else _join(text, INDEX_FILE))
 
 
 def dense_clip_indices_tf(video_len, end, clip_len: int = 16, frame_sample_rate: int = 4):
@@ -401,12 +415,15 @@ def packed_finetune_dataset(index, *, num_frames: int = 16, sampling_rate: int =
                             crop_size: int = 224, num_sample: int = 2, flip: bool = True,
                             scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), shuffle: bool = True,
                             repeat: bool = False, seed: int | None = None,
-                            batch_size: int | None = None, drop_remainder: bool = True):
+                            batch_size: int | None = None, drop_remainder: bool = True,
+                            mixup: dict | None = None, input_context=None):
     """Fine-tuning views ``(clip, label)`` from packed JPEG shards, all in the graph: the
     official dense train window (end uniform, as TF ops), only its frames decoded, then
     ``num_sample`` views per video (repeated augmentation), each a random resized crop
     (torchvision's parameters) and a flip with probability 0.5, normalised. RandAugment,
-    random erasing and mixup are not in this path yet: use ``finetune_dataset`` for them."""
+    random erasing are not in this path yet (use ``finetune_dataset`` for them); ``mixup``
+    (``transforms.mixup_cutmix_tf`` arguments) is applied per batch, as there; an
+    ``input_context`` gives each input pipeline its share of the videos."""
     import tensorflow as tf
 
     index = _jpeg_index(index)
@@ -415,6 +432,8 @@ def packed_finetune_dataset(index, *, num_frames: int = 16, sampling_rate: int =
         files = files.shuffle(len(index["files"]), seed=seed)
     ds = files.interleave(tf.data.TFRecordDataset, num_parallel_calls=tf.data.AUTOTUNE,
                           deterministic=True)
+    if input_context is not None:
+        ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
     if shuffle:
         ds = ds.shuffle(max(1, min(index["num_videos"], 1024)), seed=seed)
     if repeat:
@@ -441,9 +460,20 @@ def packed_finetune_dataset(index, *, num_frames: int = 16, sampling_rate: int =
 
     ds = tf.data.Dataset.zip(ds, seeds).map(views, num_parallel_calls=tf.data.AUTOTUNE,
                                              deterministic=True).unbatch()
+    if mixup:
+        from videomae_tf.data.pipeline import with_mixup
+
+        if not batch_size:
+            raise InputError("mixup works on batches: give batch_size too")
+        return with_mixup(ds.batch(batch_size, drop_remainder=drop_remainder), mixup, seed,
+                          deterministic=True)
     if batch_size:
         ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    if input_context is not None:  # already sharded by hand
+        options.experimental_distribute.auto_shard_policy = \
+            tf.data.experimental.AutoShardPolicy.OFF
+    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
 def packed_validation_dataset(index, *, num_frames: int = 16, sampling_rate: int = 4,

@@ -325,14 +325,22 @@ def finetune_dataset(records, *, root=None, num_frames: int = 16, sampling_rate:
     if mixup:
         if not batch_size:
             raise InputError("mixup works on batches: give batch_size too")
-        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-        base = 0 if seed is None else seed
-        ds = ds.enumerate().map(
-            lambda i, xy: transforms.mixup_cutmix_tf(xy[0], xy[1], tf.stack([tf.constant(base, tf.int64), i]),
-                                                     **mixup),
-            num_parallel_calls=AUTOTUNE, deterministic=deterministic)
-        return ds.prefetch(AUTOTUNE)
+        return with_mixup(ds.batch(batch_size, drop_remainder=drop_remainder), mixup, seed,
+                          deterministic)
     return _finish(ds, batch_size, drop_remainder)
+
+
+def with_mixup(batches: tf.data.Dataset, mixup: dict, seed: int | None,
+               deterministic: bool = True) -> tf.data.Dataset:
+    """``transforms.mixup_cutmix_tf(**mixup)`` on every batch, seeded by ``seed`` and the
+    batch's number (the same batches mix the same way on a rerun)."""
+    base = 0 if seed is None else seed
+    batches = batches.enumerate().map(
+        lambda i, xy: transforms.mixup_cutmix_tf(xy[0], xy[1],
+                                                 tf.stack([tf.constant(base, tf.int64), i]),
+                                                 **mixup),
+        num_parallel_calls=AUTOTUNE, deterministic=deterministic)
+    return batches.prefetch(AUTOTUNE)
 
 
 def validation_dataset(records, *, root=None, num_frames: int = 16, sampling_rate: int = 4,

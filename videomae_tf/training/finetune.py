@@ -35,6 +35,8 @@ precision ("auto" | "float32" | "mixed_bfloat16" | "mixed_float16"), jit_compile
 progress, steps_per_epoch (default: training views // total batch)
 """
 
+import json
+
 from videomae_tf.config import run_model_options
 from videomae_tf.errors import InputError
 from videomae_tf.models import (ARCHITECTURES, MicroActionModel, VideoMAEClassifier,
@@ -100,6 +102,7 @@ def loss_function(cfg):
 
 def _datasets(cfg, train_records, val_records, per_replica_batch, global_batch):
     """``fn(epoch, input_context)`` for training, and the validation dataset."""
+    from videomae_tf.data.packing import is_pack
     from videomae_tf.data.pipeline import finetune_dataset, validation_dataset
 
     data = cfg["data"]
@@ -112,6 +115,9 @@ def _datasets(cfg, train_records, val_records, per_replica_batch, global_batch):
         mixup = dict(num_classes=cfg["num_classes"], mixup_alpha=cfg["mixup"],
                      cutmix_alpha=cfg["cutmix"], prob=cfg["mixup_prob"],
                      switch_prob=cfg["mixup_switch_prob"], label_smoothing=cfg["smoothing"])
+
+    if is_pack(data["train"]):
+        return _packed_datasets(cfg, mixup, global_batch)
 
     def train_data(epoch, context):
         # a fresh, epoch-seeded pipeline: the same batches whenever epoch e is (re)started
@@ -129,6 +135,40 @@ def _datasets(cfg, train_records, val_records, per_replica_batch, global_batch):
         val = validation_dataset(
             val_records, sampler=data["val_sampler"], short_side=data["short_side"],
             batch_size=cfg["val_batch_size"] or max(global_batch, 1), **common)
+    return train_data, val
+
+
+#: Data settings packed data cannot follow yet (they need Python per clip): key -> the
+#: value that switches them off.
+_NOT_PACKED = {"rand_aug": None, "erase_prob": 0.0, "color_jitter": False, "sampler": "dense",
+               "val_sampler": "dense_center", "decode_short_side": None}
+
+
+def _packed_datasets(cfg, mixup, global_batch):
+    """The training function and validation dataset of packed data (``data.packing``)."""
+    from videomae_tf.data.packing import packed_finetune_dataset, packed_validation_dataset
+
+    data = cfg["data"]
+    for key, off in _NOT_PACKED.items():
+        if data[key] != off:
+            raise InputError(f"data.{key}={data[key]!r} is not available on packed data yet "
+                             f"(data.train is a pack): set data.{key}={json.dumps(off)}, or "
+                             "train from the annotation list")
+    view = dict(num_frames=cfg["num_frames"], sampling_rate=data["sampling_rate"],
+                crop_size=cfg["input_size"])
+
+    def train_data(epoch, context):
+        return packed_finetune_dataset(
+            data["train"], num_sample=data["num_sample"], flip=data["flip"],
+            scale=tuple(data["scale"]), ratio=tuple(data["ratio"]), shuffle=True, repeat=True,
+            seed=cfg["seed"] * 100_003 + epoch, mixup=mixup, input_context=context,
+            batch_size=context.get_per_replica_batch_size(global_batch), **view)
+
+    val = None
+    if data["val"]:
+        val = packed_validation_dataset(data["val"], short_side=data["short_side"],
+                                        batch_size=cfg["val_batch_size"] or max(global_batch, 1),
+                                        **view)
     return train_data, val
 
 

@@ -94,6 +94,7 @@ def data_lists(cfg, command):
     (under ``data.root``, which must then be new, empty or a synthetic dataset, or else
     ``output_dir/synthetic``): a recipe's demo data never lands on the user's data."""
     from videomae_tf.data import make_synthetic_dataset, read_annotations
+    from videomae_tf.data.packing import is_pack
 
     data = cfg["data"]
     train, val, root = data["train"], data.get("val"), data["root"]
@@ -104,11 +105,23 @@ def data_lists(cfg, command):
         train, val, root = train or paths["train"], val or paths["val"], paths["root"]
     if not train:
         raise InputError(f"{command} needs data.train (an annotation list) or data.synthetic")
+    if is_pack(train) or is_pack(val):
+        return _pack_records(train, val, command)
     train_records = read_annotations(train, root=root)
     val_records = read_annotations(val, root=root) if val else None
     for name, records in ((train, train_records), (val, val_records)):
         _check_listed_files(name, records, root)
     return train_records, val_records
+
+
+def _pack_records(train, val, command):
+    """The videos of packs (``videomae-tf pack``): fine-tuning reads both lists packed."""
+    from videomae_tf.data.packing import is_pack, packed_index
+
+    if command != "finetune" or not is_pack(train) or (val and not is_pack(val)):
+        raise InputError(f"{command}: packed data (index.json) is read by finetune, for "
+                         "data.train and data.val both (or a pack and no data.val)")
+    return packed_index(train)["records"], packed_index(val)["records"] if val else None
 
 
 def _check_listed_files(list_path, records, root):
