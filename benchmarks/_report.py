@@ -5,11 +5,24 @@ from __future__ import annotations
 import json
 import os
 import platform
+import resource
 import time
 from pathlib import Path
 from typing import Callable
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def cpu_seconds() -> float:
+    """CPU time this process has used (user + system), for the per-core rates."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def rate_row(made: int, wall: float, used: float) -> dict:
+    """A throughput row: clips made in ``wall`` seconds using ``used`` CPU-seconds."""
+    return {"clips": made, "seconds": round(wall, 2), "cpu_seconds": round(used, 2),
+            "clips_per_s": round(made / wall, 2), "clips_per_cpu_s": round(made / used, 2)}
 
 
 def machine() -> dict:

@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +40,7 @@ sys.path.insert(0, str(REPO))
 
 from videomae_tf.data import sampling, transforms  # noqa: E402
 from videomae_tf.data.annotations import VideoRecord  # noqa: E402
+from _report import cpu_seconds, rate_row  # noqa: E402
 
 VIDEOS = REPO.parent / "shared" / "data" / "videos"
 NAMES = ("arm_wrestling_k400.mp4", "mmaction2_test.mp4", "flipping_pancake.mkv",
@@ -49,11 +49,6 @@ NUM_FRAMES, RATE, SIZE, NUM_SAMPLE = 16, 4, 224, 2
 RAND_AUG = "rand-m7-n4-mstd0.5-inc1"
 MEAN = np.array(transforms.IMAGENET_MEAN, np.float32)
 STD = np.array(transforms.IMAGENET_STD, np.float32)
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def measure(produce_views, seconds: float, warmup: int) -> dict:
@@ -65,8 +60,7 @@ def measure(produce_views, seconds: float, warmup: int) -> dict:
     while time.perf_counter() - start < seconds:
         made += produce_views()
     wall, used = time.perf_counter() - start, cpu_seconds() - cpu
-    return {"clips": made, "seconds": round(wall, 2), "cpu_seconds": round(used, 2),
-            "clips_per_s": round(made / wall, 2), "clips_per_cpu_s": round(made / used, 2)}
+    return rate_row(made, wall, used)
 
 
 # ---------------------------------------------------------------------------- baseline

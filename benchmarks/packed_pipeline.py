@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import sys
 import tempfile
@@ -27,17 +26,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from _report import RESULTS, machine, write_report  # noqa: E402
+from _report import RESULTS, cpu_seconds, machine, rate_row, write_report  # noqa: E402
 
 VIDEOS = REPO.parent / "shared" / "data" / "videos"
 NAMES = ("arm_wrestling_k400.mp4", "mmaction2_test.mp4", "flipping_pancake.mkv",
          "mmaction2_test_xvid.avi")
 VIEW = dict(num_frames=16, sampling_rate=4, short_side=224, crop_size=224)
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def measure(dataset, seconds: float) -> dict:
@@ -51,8 +45,7 @@ def measure(dataset, seconds: float) -> dict:
         if time.perf_counter() - start >= seconds:
             break
     wall, used = time.perf_counter() - start, cpu_seconds() - cpu
-    return {"clips": made, "seconds": round(wall, 2), "cpu_seconds": round(used, 2),
-            "clips_per_s": round(made / wall, 2), "clips_per_cpu_s": round(made / used, 2)}
+    return rate_row(made, wall, used)
 
 
 def main(argv=None) -> int:
