@@ -95,19 +95,13 @@ def run_features(args: argparse.Namespace) -> int:
 
 def _write_failures(failed: dict[str, str], output: Path) -> None:
     """``failed_videos.csv`` in the features folder (or beside the .h5 file)."""
-    import csv
-    import io
-
+    from videomae_tf.data.pipeline import failures_csv
     from videomae_tf.files import write_text_atomic
 
     folder = output.parent if output.suffix in (".h5", ".hdf5") else output
-    table = io.StringIO()
-    writer = csv.writer(table, lineterminator="\n")
-    writer.writerow(["video", "reason"])
-    writer.writerows(failed.items())
     path = folder / (f"{output.stem}.failed_videos.csv" if folder != output
                      else "failed_videos.csv")
-    write_text_atomic(path, table.getvalue())
+    write_text_atomic(path, failures_csv(failed))
     print(f"failed videos listed in {path}")
 
 

@@ -23,8 +23,6 @@ mixup are not in the graph yet).
 from __future__ import annotations
 
 import concurrent.futures
-import csv
-import io
 import json
 import os
 from typing import Sequence
@@ -212,6 +210,8 @@ def _claim(output: str, settings: dict, gfile) -> None:
 
 def _index(output: str, count: int, settings: dict, label_names, gfile) -> dict:
     """index.json and failed_videos.csv from the shards' own summaries."""
+    from videomae_tf.data.pipeline import failures_csv
+
     shards, failed = [], {}
     for shard in range(count):
         name = shard_name(shard, count)
@@ -223,11 +223,7 @@ def _index(output: str, count: int, settings: dict, label_names, gfile) -> dict:
              "shards": shards, "num_videos": sum(s["count"] for s in shards),
              "label_names": list(label_names) if label_names is not None else None,
              "failed": failed}
-    table = io.StringIO()
-    writer = csv.writer(table, lineterminator="\n")
-    writer.writerow(["video", "reason"])
-    writer.writerows(sorted(failed.items()))
-    _write(gfile, _join(output, FAILED_FILE), table.getvalue())
+    _write(gfile, _join(output, FAILED_FILE), failures_csv(dict(sorted(failed.items()))))
     _write(gfile, _join(output, INDEX_FILE), json.dumps(index, indent=1))
     return index
 
@@ -374,12 +370,19 @@ def train_view_tf(frames, box, flip, size: int):
     erasing)."""
     import tensorflow as tf
 
-    from videomae_tf.data.transforms.normalization import IMAGENET_MEAN, IMAGENET_STD
-
     top, left, h, w = (box[i] for i in range(4))
     crop = frames[:, top:top + h, left:left + w]
     clip = tf.image.resize(tf.cast(crop, tf.float32), [size, size], method="bilinear")
     clip = tf.cond(flip, lambda: tf.reverse(clip, axis=[2]), lambda: clip)
+    return _normalized_tf(clip)
+
+
+def _normalized_tf(clip):
+    """float [0, 255] -> (x / 255 - mean) / std with the ImageNet mean/std, as TF ops."""
+    import tensorflow as tf
+
+    from videomae_tf.data.transforms.normalization import IMAGENET_MEAN, IMAGENET_STD
+
     return (clip / 255.0 - tf.constant(IMAGENET_MEAN)) / tf.constant(IMAGENET_STD)
 
 
@@ -484,11 +487,7 @@ def packed_validation_dataset(index, *, num_frames: int = 16, sampling_rate: int
     the graph: only the window's frames are decoded."""
     import tensorflow as tf
 
-    from videomae_tf.data.transforms.normalization import IMAGENET_MEAN, IMAGENET_STD
-
     index = _jpeg_index(index)
-    mean = tf.constant(IMAGENET_MEAN, tf.float32)
-    std = tf.constant(IMAGENET_STD, tf.float32)
 
     def view(serialized):
         example = _parse(serialized)
@@ -504,7 +503,7 @@ def packed_validation_dataset(index, *, num_frames: int = 16, sampling_rate: int
         top = tf.cast(tf.round(tf.cast(new_h - crop_size, tf.float64) / 2), tf.int64)
         left = tf.cast(tf.round(tf.cast(new_w - crop_size, tf.float64) / 2), tf.int64)
         clip = clip[:, top:top + crop_size, left:left + crop_size]
-        clip = (clip / 255.0 - mean) / std
+        clip = _normalized_tf(clip)
         clip.set_shape((num_frames, crop_size, crop_size, 3))
         return clip, tf.cast(example["label"], tf.int32)
 

@@ -116,6 +116,19 @@ class DecodeErrorLog:
         return f"DecodeErrorLog({len(self)} files, {self.count} failures)"
 
 
+def failures_csv(failures: dict[str, str]) -> str:
+    """The text of a ``failed_videos.csv``: a ``video,reason`` row per failed video, in
+    the order of ``failures``."""
+    import csv
+    import io
+
+    table = io.StringIO()
+    writer = csv.writer(table, lineterminator="\n")
+    writer.writerow(["video", "reason"])
+    writer.writerows(failures.items())
+    return table.getvalue()
+
+
 # ------------------------------------------------------------------------------ sampling
 
 def _dense(n, rng, clip_len, rate):
