@@ -104,8 +104,9 @@ def test_bad_packs_and_folders_are_refused_in_one_line(packed, records, tmp_path
     with pytest.raises(InputError, match="says shard-00000-of-00002.tfrecord holds 5 videos; "
                                          "the shard holds 2"):
         packed_index(str(broken))
-    with pytest.raises(InputError, match="shards must be an integer from 1 to the 4 videos"):
-        pack_videos(records, str(tmp_path / "new"), shards=9, progress=False)
+    for shards in (9, 0):  # 0 is not "the default"
+        with pytest.raises(InputError, match="shards must be an integer from 1 to the 4 videos"):
+            pack_videos(records, str(tmp_path / "new"), shards=shards, progress=False)
 
 
 def test_pack_writes_to_a_gfile_url(records):

@@ -133,7 +133,7 @@ def pack_videos(records, output: str, *, root=None, shards: int | None = None,
     records = _as_records(records, root)
     if not records:
         raise InputError("no videos to pack")
-    count = shards or max(1, -(-len(records) // 100))
+    count = max(1, -(-len(records) // 100)) if shards is None else shards
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= len(records):
         raise InputError(f"shards must be an integer from 1 to the {len(records)} videos, "
                          f"got {shards!r}")
