@@ -13,6 +13,8 @@ from videomae_tf.cli.common import (WEIGHTS_HELP, UsageError, add_view_arguments
 
 
 def add_features_arguments(p: argparse.ArgumentParser) -> None:
+    from videomae_tf.tad import TAD_PRESETS
+
     p.add_argument("videos", nargs="+", metavar="VIDEOS",
                    help="video files, folders of videos, or one annotation list (.txt/.csv)")
     p.add_argument("--weights", required=True, help="classifier or pretraining " + WEIGHTS_HELP)
@@ -28,7 +30,7 @@ def add_features_arguments(p: argparse.ArgumentParser) -> None:
     tad = p.add_argument_group(
         "temporal action detection: every window's features, one (windows, D) array per video, "
         "as VideoMAE V2's extract_tad_feature.py makes them")
-    tad.add_argument("--tad", choices=("thumos14", "fineaction"),
+    tad.add_argument("--tad", choices=tuple(TAD_PRESETS),
                      help="the official windows: 16 frames every 4 (thumos14) or 16 "
                           "(fineaction), resized to 224x224, no crop")
     tad.add_argument("--windows", type=int, metavar="FRAMES",
