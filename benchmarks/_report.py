@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import videomae_tf  # noqa: F401 - its CPU defaults (oneDNN on x86) before TensorFlow loads
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -28,11 +30,11 @@ def rate_row(made: int, wall: float, used: float) -> dict:
 def machine() -> dict:
     """What the numbers were measured on: cores, platform, and the CPU's model and the
     features that decide which kernels win (``videomae_tf.cpu``)."""
-    from videomae_tf.cpu import cpu_info, has_bf16_units
+    from videomae_tf.cpu import cpu_info, has_bf16_units, onednn_setting
 
     return {"cpus": os.cpu_count(), "platform": platform.platform(),
             "python": platform.python_version(), "cpu": cpu_info(),
-            "bf16_units": has_bf16_units()}
+            "bf16_units": has_bf16_units(), "tf_enable_onednn_opts": onednn_setting()}
 
 
 def alternating_times(calls: dict[str, Callable[[], object]], repeats: int,

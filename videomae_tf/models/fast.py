@@ -113,9 +113,9 @@ class _TensorFlowRun:
     def _key(self, shape: tuple) -> str:
         import tensorflow as tf
 
-        from videomae_tf.cpu import cpu_info
+        from videomae_tf.cpu import cpu_info, onednn_setting
 
-        identity = {"cpu": cpu_info(), "tensorflow": tf.__version__, "shape": list(shape),
+        identity = {"cpu": cpu_info(), "onednn": onednn_setting(), "tensorflow": tf.__version__, "shape": list(shape),
                     "policy": self.model.dtype_policy.name, "class": type(self.model).__name__,
                     "config": self.model.get_config()}
         text = json.dumps(identity, sort_keys=True, default=str)
