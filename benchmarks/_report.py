@@ -10,8 +10,6 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import videomae_tf  # noqa: F401 - its CPU defaults (oneDNN on x86) before TensorFlow loads
-
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

@@ -7,10 +7,8 @@ from __future__ import annotations
 import functools
 import os
 import platform
-import sys
 
-__all__ = ["KERNEL_FLAGS", "ONEDNN_ENV", "cpu_info", "has_bf16_units", "onednn_setting",
-           "prefer_onednn"]
+__all__ = ["KERNEL_FLAGS", "ONEDNN_ENV", "cpu_info", "has_bf16_units", "onednn_setting"]
 
 #: TensorFlow's switch for its oneDNN kernels (read once, when TensorFlow is imported).
 ONEDNN_ENV = "TF_ENABLE_ONEDNN_OPTS"
@@ -45,20 +43,6 @@ def cpu_info() -> dict:
 def has_bf16_units() -> bool:
     """Whether the CPU computes bf16 products natively (AMX-BF16 or AVX512-BF16)."""
     return bool({"amx_bf16", "avx512_bf16"} & set(cpu_info()["flags"]))
-
-
-def prefer_onednn() -> None:
-    """Turn on TensorFlow's oneDNN CPU kernels on every x86-64 CPU, unless the user chose
-    (``TF_ENABLE_ONEDNN_OPTS`` set) or TensorFlow is already imported (too late then).
-
-    TensorFlow turns them on by itself only on CPUs with AVX512-VNNI or newer. On a 2-core
-    AVX2-only AMD EPYC (Zen 3) they run the fp32 matmul 1.29x faster (127 -> 164 GFLOP/s,
-    torch's own rate there) and ViT-S 0.91 -> 0.80 s per clip in the graph
-    (``benchmarks/inference.py``). ``import videomae_tf`` calls this.
-    """
-    if "tensorflow" in sys.modules or platform.machine().lower() not in ("x86_64", "amd64"):
-        return
-    os.environ.setdefault(ONEDNN_ENV, "1")
 
 
 def onednn_setting() -> str:

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import pytest
 
+from videomae_tf.cpu import has_bf16_units
 from videomae_tf.data.annotations import VideoRecord
 from videomae_tf.evaluation import TestViews as Views  # not collected as a test class
 from videomae_tf.evaluation import views_dataset
@@ -17,8 +18,11 @@ from videomae_tf.models import load_model
 from videomae_tf.models.fast import fast_predict
 
 #: |bf16 - fp32| logit bound, relative to the largest |fp32 logit| of the clip: bf16 keeps
-#: 8 mantissa bits (relative step 2^-8 = 0.4 %); measured 0.1-0.6 % on these clips.
-LOGIT_BOUND = 0.02
+#: 8 mantissa bits (relative step 2^-8 = 0.4 %); measured 0.1-0.6 % on these clips on CPUs
+#: with bf16 units. Where bf16 is emulated (no AVX512-BF16/AMX: bf16 is never the default
+#: there and the commands warn), TensorFlow's graph kernels measured up to 2.3 % (2-core
+#: AVX2 Zen 3, rotation_90.mov), so the bound there is 3 %.
+LOGIT_BOUND = 0.02 if has_bf16_units() else 0.03
 REAL_VIDEOS = ("arm_wrestling_k400.mp4", "flipping_pancake.mkv", "mmaction2_test.mp4",
                "rotation_90.mov", "short_32_frames.mp4", "ma52_nodding_0019_02_0078.mp4")
 
