@@ -20,8 +20,9 @@ from videomae_tf.models.fast import fast_predict
 #: |bf16 - fp32| logit bound, relative to the largest |fp32 logit| of the clip: bf16 keeps
 #: 8 mantissa bits (relative step 2^-8 = 0.4 %); measured 0.1-0.6 % on these clips on CPUs
 #: with bf16 units. Where bf16 is emulated (no AVX512-BF16/AMX: bf16 is never the default
-#: there and the commands warn), TensorFlow's graph kernels measured up to 2.3 % (2-core
-#: AVX2 Zen 3, rotation_90.mov), so the bound there is 3 %.
+#: there and the commands warn), TensorFlow's graph kernels went past 2 % (2.3 % on
+#: rotation_90.mov with oneDNN on; also past it with oneDNN off; 2-core AVX2 Zen 3), so the
+#: bound there is 3 %.
 LOGIT_BOUND = 0.02 if has_bf16_units() else 0.03
 REAL_VIDEOS = ("arm_wrestling_k400.mp4", "flipping_pancake.mkv", "mmaction2_test.mp4",
                "rotation_90.mov", "short_32_frames.mp4", "ma52_nodding_0019_02_0078.mp4")

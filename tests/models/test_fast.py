@@ -88,4 +88,3 @@ def test_bf16_fast_paths_stay_near_fp32(mode):
     got = np.asarray(keras.ops.cast(fast_predict(half, mode)(CLIPS), "float32"))
     scale = np.abs(expected).max(axis=-1, keepdims=True)
     assert np.all(np.abs(got - expected) <= 0.03 * scale)
-

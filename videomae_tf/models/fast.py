@@ -115,8 +115,8 @@ class _TensorFlowRun:
 
         from videomae_tf.cpu import cpu_info, onednn_setting
 
-        identity = {"cpu": cpu_info(), "onednn": onednn_setting(), "tensorflow": tf.__version__, "shape": list(shape),
-                    "policy": self.model.dtype_policy.name, "class": type(self.model).__name__,
+        identity = {"cpu": cpu_info(), "onednn": onednn_setting(), "tensorflow": tf.__version__,
+                    "shape": list(shape), "policy": self.model.dtype_policy.name, "class": type(self.model).__name__,
                     "config": self.model.get_config()}
         text = json.dumps(identity, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:20]
