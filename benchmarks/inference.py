@@ -11,6 +11,9 @@ every contender holds the same weights. Timed, alternating call by call:
   einsums: the A/B baseline of ``layers.attention_per_head``);
 * ours on the JAX (jit) and torch backends, each in its own process (the backend is fixed
   when Keras is imported), timed there the same way;
+* ours on TensorFlow with its oneDNN kernels switched the other way (``tensorflow_onednn``:
+  a process with ``TF_ENABLE_ONEDNN_OPTS`` flipped, read once when TensorFlow loads):
+  ``keras_predict``, ``tf_graph`` and ``predict_fn`` with ``_onednn_on`` or ``_onednn_off``;
 * transformers' VideoMAE on torch: ``hf_eager`` (plain attention, as the official code),
   ``hf_sdpa`` (torch's fused attention), ``hf_compile`` (``torch.compile`` of the sdpa model).
 
@@ -51,6 +54,11 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _report import RESULTS, alternating_times, machine, seconds_of, write_report  # noqa: E402
+
+from videomae_tf.cpu import ONEDNN_ENV, onednn_setting  # noqa: E402
+
+#: Our TensorFlow modes timed again with oneDNN switched the other way (``tensorflow_onednn``).
+ONEDNN_MODES = ("keras_predict", "tf_graph", "predict_fn")
 
 #: transformers configs of the sizes (hidden, layers, heads, MLP width).
 SIZES = {
@@ -191,19 +199,28 @@ def child(backend: str, weights: str, batch: int, repeats: int, dtype: str) -> N
     rng = np.random.default_rng(1)
     model = load_model(weights)
     clips = rng.standard_normal((batch, *model.clip_shape)).astype("float32")
-    name = f"{backend}_jit" if backend == "jax" else f"{backend}_backend"
-    runs = {name: fast_predict(model)}
-    if backend == "jax":
-        runs["jax_jit_dot_product_attention"] = with_einsum_attention(fast_predict(model))
-    calls = {key: (lambda x, run=run: np.asarray(run(x))) for key, run in runs.items()}
+    if backend == "tensorflow_onednn":
+        suffix = "_onednn_on" if onednn_setting() == "1" else "_onednn_off"
+        calls = {key + suffix: call for key, call in our_calls(model).items()
+                 if key in ONEDNN_MODES}
+    else:
+        name = f"{backend}_jit" if backend == "jax" else f"{backend}_backend"
+        runs = {name: fast_predict(model)}
+        if backend == "jax":
+            runs["jax_jit_dot_product_attention"] = with_einsum_attention(fast_predict(model))
+        calls = {key: (lambda x, run=run: np.asarray(run(x))) for key, run in runs.items()}
     seconds = timed_rounds(calls, {key: clips for key in calls}, repeats)
     print("RESULT " + json.dumps({key: [seconds[key], calls[key](clips).tolist()]
                                   for key in calls}))
 
 
 def run_child(backend: str, weights: Path, batch: int, repeats: int, dtype: str) -> dict:
-    """{mode: (seconds per clip, logits)} of ``child`` on ``backend`` ({} if it failed)."""
+    """{mode: (seconds per clip, logits)} of ``child`` on ``backend`` ({} if it failed);
+    ``tensorflow_onednn``: TensorFlow with its oneDNN kernels the other way from ours."""
     env = dict(os.environ, KERAS_BACKEND=backend)
+    if backend == "tensorflow_onednn":
+        env.update({"KERAS_BACKEND": "tensorflow",
+                    ONEDNN_ENV: "0" if onednn_setting() == "1" else "1"})
     out = subprocess.run([sys.executable, __file__, "--child", backend, "--weights",
                           str(weights), "--batches", str(batch), "--repeats", str(repeats),
                           "--dtypes", dtype], env=env, capture_output=True, text=True)
@@ -271,8 +288,10 @@ def main(argv=None) -> int:
     parser.add_argument("--batches", nargs="+", type=int, default=[1, 4])
     parser.add_argument("--dtypes", nargs="+", default=["float32"],
                         choices=("float32", "bfloat16"))
-    parser.add_argument("--backends", nargs="*", default=["jax", "torch"],
-                        help="other Keras backends to time our model on (own processes)")
+    parser.add_argument("--backends", nargs="*", default=["jax", "torch", "tensorflow_onednn"],
+                        choices=("jax", "torch", "tensorflow_onednn"),
+                        help="other Keras backends to time our model on (own processes); "
+                             "tensorflow_onednn: TensorFlow with oneDNN switched the other way")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--output", type=Path)
     parser.add_argument("--child", help=argparse.SUPPRESS)

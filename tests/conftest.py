@@ -11,6 +11,8 @@ os.environ.setdefault("VIDEOMAE_TF_CACHE", tempfile.mkdtemp(prefix="videomae_tf_
 
 import pytest  # noqa: E402
 
+import videomae_tf  # noqa: E402,F401 - its CPU defaults (oneDNN) before any test loads TensorFlow
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
@@ -49,3 +51,4 @@ def shared_data():
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real test data not found at {SHARED_DATA} (../shared is absent)")
     return SHARED_DATA
+

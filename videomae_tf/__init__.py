@@ -9,6 +9,10 @@ The names below load on first use, so ``import videomae_tf.cli`` or
 
 __version__ = "0.1.0"
 
+from videomae_tf.cpu import prefer_onednn as _prefer_onednn
+
+_prefer_onednn()  # before anything imports TensorFlow: its oneDNN kernels on every x86 CPU
+
 _MODELS = (
     "ARCHITECTURES",
     "VideoMAEBackbone",
