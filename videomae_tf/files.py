@@ -12,11 +12,32 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["check_space", "partial_path", "replacing", "write_bytes_atomic", "write_png",
-           "write_text_atomic"]
+__all__ = ["check_space", "is_url", "partial_path", "read_bytes", "replacing",
+           "write_bytes_atomic", "write_png", "write_text_atomic"]
 
 #: Room kept free beyond an estimate (HDF5 headers, metadata).
 _SLACK = 1 << 20
+
+
+def is_url(path: os.PathLike | str) -> bool:
+    """Whether ``path`` is a ``tf.io.gfile`` URL (``gs://bucket/x``, ``ram://x``) rather than
+    a local path."""
+    return "://" in os.fspath(path)
+
+
+def read_bytes(path: os.PathLike | str) -> bytes:
+    """The bytes of a local file or of a gfile URL (TensorFlow is imported only for a URL);
+    a missing file is a FileNotFoundError either way."""
+    if not is_url(path):
+        return Path(path).read_bytes()
+    import tensorflow as tf
+
+    name = os.fspath(path)
+    try:
+        with tf.io.gfile.GFile(name, "rb") as f:
+            return f.read()
+    except tf.errors.NotFoundError:
+        raise FileNotFoundError(2, "No such file", name) from None
 
 
 def partial_path(path: os.PathLike | str) -> Path:

@@ -120,3 +120,21 @@ def test_label_map_from_file(tmp_path):
         load_label_map("kinetics5")
 
 
+
+
+def test_a_list_on_a_gfile_url_reads_like_a_local_one(tmp_path):
+    """Lists kept in a bucket (gs://) are read through tf.io.gfile; ram:// is a gfile file
+    system without a network. A missing URL is a FileNotFoundError, as a missing file is."""
+    import tensorflow as tf
+
+    text = "a/b.mp4 3\n# comment\nc.mp4 1\n"
+    url = "ram://videomae_tf_test_lists/train.txt"
+    tf.io.gfile.makedirs("ram://videomae_tf_test_lists")
+    with tf.io.gfile.GFile(url, "w") as f:
+        f.write(text)
+    local = _write(tmp_path, text)
+    assert read_annotations(url, root="gs://bucket/videos") == [
+        VideoRecord("gs://bucket/videos/a/b.mp4", 3), VideoRecord("gs://bucket/videos/c.mp4", 1)]
+    assert read_annotations(url) == read_annotations(local)
+    with pytest.raises(FileNotFoundError, match="ram://videomae_tf_test_lists/missing.txt"):
+        read_annotations("ram://videomae_tf_test_lists/missing.txt")

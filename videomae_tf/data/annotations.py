@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from videomae_tf.errors import InputError
+from videomae_tf.files import read_bytes
 
 __all__ = [
     "FORMATS",
@@ -137,8 +138,9 @@ def read_annotations(file, format: str = "auto", root=None, suffix: str = ""
 
 def read_text(file) -> str:
     """A text file as UTF-8, or UTF-16 when it starts with a UTF-16 byte-order mark (what
-    Windows editors and PowerShell write); a ValueError naming the file otherwise."""
-    data = Path(file).read_bytes()
+    Windows editors and PowerShell write); a ValueError naming the file otherwise. ``file``
+    may be a gfile URL (``gs://bucket/train.csv``)."""
+    data = read_bytes(file)
     try:
         if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
             return data.decode("utf-16")

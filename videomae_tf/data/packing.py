@@ -31,6 +31,7 @@ import numpy as np
 
 from videomae_tf.data.annotations import VideoRecord
 from videomae_tf.errors import InputError
+from videomae_tf.files import is_url
 
 __all__ = ["FORMATS", "PackReport", "dense_center_indices_tf", "dense_clip_indices_tf",
            "dense_train_indices_tf", "pack_videos", "packed_finetune_dataset", "packed_index",
@@ -265,7 +266,7 @@ def is_pack(path) -> bool:
     if path is None:
         return False
     text = os.fspath(path).rstrip("/")
-    exists = _gfile().exists if "://" in text else os.path.exists
+    exists = _gfile().exists if is_url(text) else os.path.exists
     return exists(text if text.endswith(INDEX_FILE) else _join(text, INDEX_FILE))
 
 
