@@ -28,11 +28,19 @@ def data(synthetic_videos):
 
 @pytest.fixture(scope="module")
 def trained(data, tmp_path_factory):
-    """`videomae-tf finetune` once: 1 epoch of the synthetic recipe on 16 videos."""
+    """`videomae-tf finetune` once: 1 epoch of the synthetic recipe on 16 videos, its lists
+    read from a gfile URL (ram://: a bucket without a network), the videos from disk."""
+    import tensorflow as tf
+
     out = tmp_path_factory.mktemp("run")
+    lists = {}
+    for split in ("train", "val"):
+        lists[split] = f"ram://videomae_tf_test_cli/{split}.txt"
+        tf.io.gfile.makedirs("ram://videomae_tf_test_cli")
+        tf.io.gfile.copy(str(data[split]), lists[split], overwrite=True)
     code = main(["finetune", "--recipe", "synthetic", "--output", str(out), "--epochs", "1",
-                 "--batch-size", "8", "--train-list", str(data["train"]),
-                 "--val-list", str(data["val"]), "--data-root", str(data["root"]),
+                 "--batch-size", "8", "--train-list", lists["train"],
+                 "--val-list", lists["val"], "--data-root", str(data["root"]),
                  "--set", "data.synthetic=null", "--resume", "auto", *TINY_SET])
     assert code == 0
     return out / "final.weights.h5"
