@@ -51,4 +51,3 @@ def shared_data():
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real test data not found at {SHARED_DATA} (../shared is absent)")
     return SHARED_DATA
-

@@ -34,9 +34,9 @@ def trained(data, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("run")
     lists = {}
+    tf.io.gfile.makedirs("ram://videomae_tf_test_cli")
     for split in ("train", "val"):
         lists[split] = f"ram://videomae_tf_test_cli/{split}.txt"
-        tf.io.gfile.makedirs("ram://videomae_tf_test_cli")
         tf.io.gfile.copy(str(data[split]), lists[split], overwrite=True)
     code = main(["finetune", "--recipe", "synthetic", "--output", str(out), "--epochs", "1",
                  "--batch-size", "8", "--train-list", lists["train"],
