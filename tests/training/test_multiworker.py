@@ -67,12 +67,14 @@ def run_cluster(mode, out, *extra):
 
 @pytest.fixture(scope="module")
 def single_runs(tmp_path_factory):
-    """The one-process reference of each mode (float64, same init and data)."""
+    """The one-process reference of each mode (float64, same init and data); the two
+    processes run side by side (no collectives between them)."""
+    folders = {mode: tmp_path_factory.mktemp(f"single_{mode}") for mode in ("finetune", "pretrain")}
+    processes = {mode: start(mode, folder) for mode, folder in folders.items()}
     out = {}
-    for mode in ("finetune", "pretrain"):
-        folder = tmp_path_factory.mktemp(f"single_{mode}")
-        assert finish(start(mode, folder))["replicas"] == 1
-        out[mode] = weights(folder / "weights-0.npz")
+    for mode, process in processes.items():
+        assert finish(process)["replicas"] == 1
+        out[mode] = weights(folders[mode] / "weights-0.npz")
     return out
 
 
