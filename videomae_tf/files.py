@@ -8,6 +8,7 @@ previous file (or no file) behind, never a truncated one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from pathlib import Path
 from typing import Iterator
@@ -37,7 +38,7 @@ def read_bytes(path: os.PathLike | str) -> bytes:
         with tf.io.gfile.GFile(name, "rb") as f:
             return f.read()
     except tf.errors.NotFoundError:
-        raise FileNotFoundError(2, "No such file", name) from None
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), name) from None
 
 
 def partial_path(path: os.PathLike | str) -> Path:
