@@ -4,6 +4,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from tests import FAST_XLA_COMPILE
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # Caches (the measured fast_predict modes, converted checkpoints) stay out of $HOME.
@@ -13,6 +15,11 @@ os.environ.setdefault("VIDEOMAE_TF_CACHE", tempfile.mkdtemp(prefix="videomae_tf_
 # of the 93 s of test_jax_training's data-parallel child; with the cache it runs in 28 s.
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="videomae_tf_jax_cache_"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+# XLA's LLVM back end without its costly optimisations, for TensorFlow and JAX alike: the
+# tests compile many tiny graphs once each, so compilation, not running, is their cost (a
+# tiny Trainer's first step 6.9 -> 4.3 CPU-s; test_engine + test_xla + test_distributed
+# 132 -> 110 s on an AVX2 Zen 3). Results are those of the same HLO; users keep XLA's default.
+os.environ["XLA_FLAGS"] = " ".join(filter(None, [os.environ.get("XLA_FLAGS"), FAST_XLA_COMPILE]))
 
 import pytest  # noqa: E402
 
@@ -56,3 +63,34 @@ def shared_data():
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real test data not found at {SHARED_DATA} (../shared is absent)")
     return SHARED_DATA
+
+
+
+#: The tests whose work is done by the processes they start (node id prefixes).
+CHILD_PROCESS_TESTS = (
+    "tests/training/test_multiworker.py::",
+    "tests/training/test_jax_training.py::",
+    "tests/training/test_distributed.py::",
+    "tests/training/test_resume.py::test_sigkill",
+    "tests/models/test_backends.py::",
+    "tests/notebooks/test_notebooks.py::test_notebook_runs_in_quick_mode",
+)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``-n 2 --dist loadgroup`` (``make test``) runs the suite in two lanes: the
+    ``CHILD_PROCESS_TESTS`` one after another on one worker, every other test on the other.
+    The multi-process tests then never meet each other (their collective timeouts allow for
+    a busy core, not for a machine full of their own kind), and the in-process tests use the
+    core their children leave. (xdist's own loadgroup marks do not reach its scheduler
+    under pytest 9.2, which keeps node ids elsewhere.) Other ``--dist`` modes are xdist's."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Lanes(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return "child_processes" if nodeid.startswith(CHILD_PROCESS_TESTS) else "in_process"
+
+    return Lanes(config, log)

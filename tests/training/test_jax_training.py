@@ -18,8 +18,8 @@ REPO = HERE.parents[1]
 
 
 def jax_env(devices=2):
-    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(REPO),
-               XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={devices}"
+    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(REPO), XLA_FLAGS=flags.strip())
     env.pop("TF_CONFIG", None)
     return env
 
@@ -60,11 +60,9 @@ def test_synthetic_recipe_learns_on_jax_through_the_cli(tmp_path):
     assert summary["val_top1"] >= 0.85  # chance: 0.125
 
 
-def _train(backend, directory, resume):
-    env = jax_env(devices=1)
-    env["KERAS_BACKEND"] = backend
+def _train_on_jax(directory, resume):
     done = subprocess.run([sys.executable, str(HERE / "engine_switch_child.py"), str(directory),
-                           resume], env=env, capture_output=True, text=True, timeout=300)
+                           resume], env=jax_env(devices=1), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -73,8 +71,11 @@ def test_a_tensorflow_checkpoint_resumes_on_jax(tmp_path):
     """One checkpoint format: the run switches engine mid-way and ends where it would have."""
     import numpy as np
 
-    uninterrupted = _train("tensorflow", tmp_path, "auto")  # checkpoints at steps 4 and 8
-    switched = _train("jax", tmp_path / "jax", str(tmp_path / "ckpt-4"))
+    from tests.training.engine_switch_child import train
+
+    uninterrupted = train(str(tmp_path), "auto")  # on TensorFlow, here; checkpoints at steps 4 and 8
+    assert uninterrupted["backend"] == "tensorflow"
+    switched = _train_on_jax(tmp_path / "jax", str(tmp_path / "ckpt-4"))
     assert switched["backend"] == "jax" and switched["step"] == uninterrupted["step"] == 8
     for a, b in zip(switched["weights"], uninterrupted["weights"]):
         np.testing.assert_allclose(a, b, atol=1e-5)
