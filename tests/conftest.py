@@ -4,8 +4,6 @@ import os
 import tempfile
 from pathlib import Path
 
-from tests import FAST_XLA_COMPILE
-
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 # Caches (the measured fast_predict modes, converted checkpoints) stay out of $HOME.
@@ -15,11 +13,6 @@ os.environ.setdefault("VIDEOMAE_TF_CACHE", tempfile.mkdtemp(prefix="videomae_tf_
 # of the 93 s of test_jax_training's data-parallel child; with the cache it runs in 28 s.
 os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="videomae_tf_jax_cache_"))
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
-# XLA's LLVM back end without its costly optimisations, for TensorFlow and JAX alike: the
-# tests compile many tiny graphs once each, so compilation, not running, is their cost (a
-# tiny Trainer's first step 6.9 -> 4.3 CPU-s; test_engine + test_xla + test_distributed
-# 132 -> 110 s on an AVX2 Zen 3). Results are those of the same HLO; users keep XLA's default.
-os.environ["XLA_FLAGS"] = " ".join(filter(None, [os.environ.get("XLA_FLAGS"), FAST_XLA_COMPILE]))
 
 import pytest  # noqa: E402
 

@@ -16,8 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from tests import FAST_XLA_COMPILE
-
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
@@ -79,7 +77,6 @@ def kernel_env(tmp_path):
         KERAS_HOME=str(tmp_path / "keras"),  # no ~/.keras/keras.json choosing a backend
         TMPDIR=str(tmp_path / "tmp"),  # the notebooks' tempfile folders end up here
         TF_CPP_MIN_LOG_LEVEL="3",
-        XLA_FLAGS=FAST_XLA_COMPILE,  # compile flags only (tests/conftest.py), no device count
         PYTHONPATH=os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p),
     )
     (tmp_path / "tmp").mkdir()

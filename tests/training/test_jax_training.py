@@ -18,8 +18,8 @@ REPO = HERE.parents[1]
 
 
 def jax_env(devices=2):
-    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={devices}"
-    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(REPO), XLA_FLAGS=flags.strip())
+    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(REPO),
+               XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
     env.pop("TF_CONFIG", None)
     return env
 
