@@ -67,6 +67,9 @@ CHILD_PROCESS_TESTS = (
     "tests/training/test_resume.py::test_sigkill",
     "tests/models/test_backends.py::",
     "tests/notebooks/test_notebooks.py::test_notebook_runs_in_quick_mode",
+    "tests/bad_inputs/test_full_disk.py::",
+    "tests/test_output.py::test_a_finetune_logged_to_a_file_reads_top_to_bottom",
+    "tests/test_output.py::test_the_start_is_quiet",
 )
 
 

@@ -1,6 +1,9 @@
 """Multi-worker training (MultiWorkerMirroredStrategy from TF_CONFIG) on 127.0.0.1: two
 worker processes equal one process over the same global batches, a killed worker stops
-the other in bounded time, and a restart resumes both from the chief's checkpoint."""
+the other in bounded time, and a restart resumes both from the chief's checkpoint.
+
+Fine-tuning's equality with one process is checked where the killed pair, restarted, ends
+(to 1e-8 of the uninterrupted one-process run); pretraining's in an uninterrupted pair."""
 
 import csv
 import json
@@ -79,8 +82,8 @@ def single_runs(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["finetune", "pretrain"])
-def test_two_workers_equal_one_process(mode, single_runs, tmp_path):
+def test_two_workers_equal_one_process(single_runs, tmp_path):
+    mode = "pretrain"  # fine-tuning: test_killed_worker_stops_the_other_and_both_resume
     results = run_cluster(mode, tmp_path)
     assert [r["worker"] for r in results] == [0, 1]
     assert [r["chief"] for r in results] == [True, False]
@@ -132,7 +135,8 @@ def test_killed_worker_stops_the_other_and_both_resume(shared_folder, single_run
     assert all(r["step"] == 12 for r in results)
     assert results[0]["resumed_from"].endswith(f"ckpt-{saved}")
     assert results[1]["resumed_from"] == f"the chief's checkpoint ckpt-{saved}"
-    for i in range(2):  # both end where an uninterrupted run ends
+    assert all(r["replicas"] == 2 for r in results)
+    for i in range(2):  # both end where an uninterrupted one-process run ends (float64)
         assert max_diff(weights(folders[i] / f"weights-{i}.npz"), single_runs["finetune"]) <= 1e-8
 
 
