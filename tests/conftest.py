@@ -58,7 +58,6 @@ def shared_data():
     return SHARED_DATA
 
 
-
 #: The tests whose work is done by the processes they start (node id prefixes).
 CHILD_PROCESS_TESTS = (
     "tests/training/test_multiworker.py::",
@@ -74,7 +73,7 @@ CHILD_PROCESS_TESTS = (
 
 
 @pytest.hookimpl(optionalhook=True)
-def pytest_xdist_make_scheduler(config, log):
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
     """``-n 2 --dist loadgroup`` (``make test``) runs the suite in two lanes: the
     ``CHILD_PROCESS_TESTS`` one after another on one worker, every other test on the other.
     The multi-process tests then never meet each other (their collective timeouts allow for

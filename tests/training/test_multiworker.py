@@ -82,8 +82,8 @@ def single_runs(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_two_workers_equal_one_process(single_runs, tmp_path):
-    mode = "pretrain"  # fine-tuning: test_killed_worker_stops_the_other_and_both_resume
+def test_two_pretraining_workers_equal_one_process(single_runs, tmp_path):
+    mode = "pretrain"  # fine-tuning's: test_killed_worker_stops_the_other_and_both_resume
     results = run_cluster(mode, tmp_path)
     assert [r["worker"] for r in results] == [0, 1]
     assert [r["chief"] for r in results] == [True, False]
