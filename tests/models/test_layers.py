@@ -6,9 +6,9 @@ import pytest
 import keras
 import tensorflow as tf
 
-from videomae_tf.models.layers import (PER_HEAD_MIN_TOKENS, Attention, Block, DropPath,
+from videomae_tf.models.layers import (PER_HEAD_MIN_TOKENS, Attention, Block, DropPath, Mlp,
                                         attends_per_head, attention_per_head,
-                                        has_one_pass_softmax, sinusoid_table)
+                                        gelu, has_one_pass_softmax, linear, sinusoid_table)
 
 
 def test_sinusoid_row_one_matches_spec():
@@ -154,6 +154,51 @@ def test_attention_per_head_in_bfloat16_stays_within_its_bound(form):
     got = np.asarray(keras.ops.cast(got, "float32"))
     assert np.isfinite(got).all()
     assert np.abs(got - want).max() < 0.05 * max(1.0, np.abs(want).max())
+
+
+def _dense_and_input(policy: str):
+    layer = keras.layers.Dense(24, bias_initializer="random_normal", dtype=policy)
+    layer.build((None, 16))
+    return layer, np.random.default_rng(3).standard_normal((2, 5, 16)).astype("float32")
+
+
+@pytest.mark.parametrize("form", sorted(FORMS))
+@pytest.mark.parametrize("then_gelu", [False, True])
+def test_linear_equals_the_dense_layer_then_gelu(form, then_gelu):
+    """``linear`` (TensorFlow: a 2-D MatMul + BiasAdd (+ GELU) that oneDNN fuses) against
+    the Dense layer and ``gelu`` it replaces, also with a bias given in place of its own."""
+    layer, x = _dense_and_input("float32")
+    extra = np.linspace(-1, 1, 24).astype("float32")
+    want = np.asarray(layer(x)) + extra
+    want = np.asarray(gelu(want)) if then_gelu else want
+    got = FORMS[form](lambda x: linear(layer, x, keras.ops.convert_to_tensor(layer.bias) + extra,
+                                       then_gelu=then_gelu))(x)
+    assert tuple(got.shape) == (2, 5, 24)
+    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-6)
+
+
+def test_mlp_in_mixed_bfloat16_computes_in_bfloat16_near_float32():
+    """Inside a layer under mixed_bfloat16, ``linear`` reads its kernel cast to bf16."""
+    x = np.random.default_rng(3).standard_normal((2, 5, 16)).astype("float32")
+    exact, half = Mlp(16, 24, dtype="float32"), Mlp(16, 24, dtype="mixed_bfloat16")
+    exact.build(x.shape)
+    half.build(x.shape)
+    half.set_weights(exact.get_weights())
+    want = np.asarray(exact(x))
+    got = tf.function(lambda x: half(x))(x)
+    assert got.dtype == tf.bfloat16
+    assert np.abs(np.asarray(tf.cast(got, tf.float32)) - want).max() < 0.05 * np.abs(want).max()
+
+
+def test_linear_gradients_equal_the_dense_layers():
+    layer, x = _dense_and_input("float32")
+    grads = []
+    for call in (lambda: gelu(layer(x)), lambda: linear(layer, x, then_gelu=True)):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(call() ** 2)
+        grads.append(tape.gradient(loss, [layer.kernel.value, layer.bias.value]))
+    for want, got in zip(*grads):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_cosine_attention_has_a_per_head_scale_initialised_to_ln10():

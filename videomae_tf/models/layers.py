@@ -44,6 +44,34 @@ def layer_norm(eps, name, dtype=None):
     return layers.LayerNormalization(epsilon=eps, name=name, dtype=dtype)
 
 
+def linear(layer: layers.Dense, x, bias=None, then_gelu: bool = False):
+    """``layer(x)`` (``bias``: added in place of the layer's own), then GELU if asked.
+
+    On TensorFlow it runs as a 2-D MatMul + BiasAdd (+ the erf GELU below), the pattern its
+    graph optimizer fuses into one oneDNN matmul with the bias and GELU applied as it
+    writes; a Dense on (B, N, D) is a tensordot (reshape, matmul, reshape) whose bias add
+    is a separate kernel, as is each of GELU's five. On a 2-core AVX-512/AMX Xeon: ViT-S's 12
+    MLPs of one 16 x 224 clip in bf16 68 -> 29 ms; the whole model, alternating in one
+    process, bf16 0.401 -> 0.374 s, fp32 0.653 -> 0.628 s per clip."""
+    if (keras.backend.backend() != "tensorflow" or layer.quantization_mode
+            or getattr(layer, "lora_enabled", False)):
+        y = layer(x)
+        if bias is not None:
+            y = y + ops.cast(bias, y.dtype)
+        return gelu(y) if then_gelu else y
+    import tensorflow as tf
+
+    kernel = ops.convert_to_tensor(layer.kernel)
+    flat = tf.reshape(ops.cast(x, kernel.dtype), (-1, kernel.shape[0]))
+    y = tf.matmul(flat, kernel)
+    bias = layer.bias if bias is None else bias
+    if bias is not None:
+        y = tf.nn.bias_add(y, ops.cast(bias, y.dtype))
+    if then_gelu:
+        y = gelu(y)
+    return tf.reshape(y, tf.concat([tf.shape(x)[:-1], [kernel.shape[1]]], axis=0))
+
+
 @keras.saving.register_keras_serializable(package="videomae_tf")
 class TubeletEmbedding(layers.Layer):
     """Conv3d with kernel = stride = (tubelet, patch, patch): clip -> (B, N, D) tokens.
@@ -215,10 +243,11 @@ class Attention(layers.Layer):
 
     def call(self, x):
         batch, tokens = ops.shape(x)[0], ops.shape(x)[1]
-        qkv = self.qkv(x)
+        bias = None
         if self.qkv_bias:
             zeros = ops.zeros((self.inner_dim,), dtype=self.v_bias.dtype)
-            qkv = qkv + ops.cast(ops.concatenate([self.q_bias, zeros, self.v_bias]), qkv.dtype)
+            bias = ops.concatenate([self.q_bias, zeros, self.v_bias])
+        qkv = linear(self.qkv, x, bias)
         qkv = ops.reshape(qkv, (batch, tokens, 3, self.num_heads, self.head_dim))
         q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]  # (B, N, heads, head_dim) each
         scale = self.head_dim**-0.5
@@ -229,9 +258,9 @@ class Attention(layers.Layer):
             q = q * ops.cast(ops.reshape(logit_scale, (1, 1, self.num_heads, 1)), q.dtype)
             scale = 1.0
         if attends_per_head(q.shape[1]):
-            return self.proj(attention_per_head(q, k, v, scale))
+            return linear(self.proj, attention_per_head(q, k, v, scale))
         out = ops.dot_product_attention(q, k, v, scale=scale)
-        return self.proj(ops.reshape(out, (batch, tokens, self.inner_dim)))
+        return linear(self.proj, ops.reshape(out, (batch, tokens, self.inner_dim)))
 
     def get_config(self):
         config = super().get_config()
@@ -276,7 +305,7 @@ class Mlp(layers.Layer):
         self.fc2.build(tuple(input_shape[:-1]) + (self.hidden_dim,))
 
     def call(self, x):
-        return self.fc2(gelu(self.fc1(x)))
+        return linear(self.fc2, linear(self.fc1, x, then_gelu=True))
 
     def get_config(self):
         config = super().get_config()
