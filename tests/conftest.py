@@ -89,3 +89,21 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log):
             return "child_processes" if nodeid.startswith(CHILD_PROCESS_TESTS) else "in_process"
 
     return Lanes(config, log)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    """Refuse a ``CHILD_PROCESS_TESTS`` prefix that names no test of a collected file (or
+    no file): a renamed test would otherwise drop quietly into the in-process lane, where
+    it still passes but meets the other multi-process tests. Runs before ``-k`` / ``-m``
+    deselect anything."""
+    ids = [item.nodeid for item in items]
+    for prefix in CHILD_PROCESS_TESTS:
+        path = prefix.split("::")[0]
+        if not (config.rootpath / path).is_file():
+            raise pytest.UsageError(f"CHILD_PROCESS_TESTS (tests/conftest.py) names {path}: "
+                                    "no such file")
+        in_file = [i for i in ids if i.startswith(path + "::")]
+        if in_file and not any(i.startswith(prefix) for i in in_file):
+            raise pytest.UsageError(f"CHILD_PROCESS_TESTS (tests/conftest.py) names {prefix!r}: "
+                                    f"no test of {path} starts so")
