@@ -156,8 +156,9 @@ def test_attention_per_head_in_bfloat16_stays_within_its_bound(form):
     assert np.abs(got - want).max() < 0.05 * max(1.0, np.abs(want).max())
 
 
-def _dense_and_input(policy: str):
-    layer = keras.layers.Dense(24, bias_initializer="random_normal", dtype=policy)
+def _dense_and_input(policy: str, use_bias: bool = True):
+    layer = keras.layers.Dense(24, use_bias=use_bias, bias_initializer="random_normal",
+                               dtype=policy)
     layer.build((None, 16))
     return layer, np.random.default_rng(3).standard_normal((2, 5, 16)).astype("float32")
 
@@ -166,15 +167,16 @@ def _dense_and_input(policy: str):
 @pytest.mark.parametrize("then_gelu", [False, True])
 def test_linear_equals_the_dense_layer_then_gelu(form, then_gelu):
     """``linear`` (TensorFlow: a 2-D MatMul + BiasAdd (+ GELU) that oneDNN fuses) against
-    the Dense layer and ``gelu`` it replaces, also with a bias given in place of its own."""
-    layer, x = _dense_and_input("float32")
+    the Dense layer and ``gelu`` it replaces, with the layer's bias and with one given to a
+    layer without its own (as ``qkv``)."""
     extra = np.linspace(-1, 1, 24).astype("float32")
-    want = np.asarray(layer(x)) + extra
-    want = np.asarray(gelu(want)) if then_gelu else want
-    got = FORMS[form](lambda x: linear(layer, x, keras.ops.convert_to_tensor(layer.bias) + extra,
-                                       then_gelu=then_gelu))(x)
-    assert tuple(got.shape) == (2, 5, 24)
-    np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-6)
+    for use_bias, bias in ((True, None), (False, extra)):
+        layer, x = _dense_and_input("float32", use_bias)
+        want = np.asarray(layer(x)) + (0 if bias is None else bias)
+        want = np.asarray(gelu(want)) if then_gelu else want
+        got = FORMS[form](lambda x: linear(layer, x, bias, then_gelu=then_gelu))(x)
+        assert tuple(got.shape) == (2, 5, 24)
+        np.testing.assert_allclose(np.asarray(got), want, rtol=1e-5, atol=1e-6)
 
 
 def test_mlp_in_mixed_bfloat16_computes_in_bfloat16_near_float32():

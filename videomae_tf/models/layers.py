@@ -45,7 +45,8 @@ def layer_norm(eps, name, dtype=None):
 
 
 def linear(layer: layers.Dense, x, bias=None, then_gelu: bool = False):
-    """``layer(x)`` (``bias``: added in place of the layer's own), then GELU if asked.
+    """``layer(x)`` plus ``bias`` (for a layer without a bias of its own, as ``qkv``), then
+    GELU if asked.
 
     On TensorFlow it runs as a 2-D MatMul + BiasAdd (+ the erf GELU below), the pattern its
     graph optimizer fuses into one oneDNN matmul with the bias and GELU applied as it
@@ -53,6 +54,9 @@ def linear(layer: layers.Dense, x, bias=None, then_gelu: bool = False):
     is a separate kernel, as is each of GELU's five. On a 2-core AVX-512/AMX Xeon: ViT-S's 12
     MLPs of one 16 x 224 clip in bf16 68 -> 29 ms; the whole model, alternating in one
     process, bf16 0.401 -> 0.374 s, fp32 0.653 -> 0.628 s per clip."""
+    if bias is not None and layer.bias is not None:
+        raise ValueError(f"{layer.name} has a bias of its own; linear adds a bias only to "
+                         "a layer without one")
     if (keras.backend.backend() != "tensorflow" or layer.quantization_mode
             or getattr(layer, "lora_enabled", False)):
         y = layer(x)
