@@ -21,14 +21,16 @@ import argparse
 import os
 import sys
 
-from videomae_tf.cli import crop, deploy, hub, inference, pack, tools, training, visualize
+from videomae_tf.cli import (crop, deploy, hub, inference, pack, service, tools, training,
+                             visualize)
 from videomae_tf.cli.common import PROG, UsageError
 
 __all__ = ["COMMANDS", "PROG", "UsageError", "build_parser", "main"]
 
 #: name -> (help, add_arguments, run), in the order ``--help`` lists them.
 COMMANDS = {**training.COMMANDS, **inference.COMMANDS, **tools.COMMANDS, **deploy.COMMANDS,
-            **visualize.COMMANDS, **hub.COMMANDS, **crop.COMMANDS, **pack.COMMANDS}
+            **visualize.COMMANDS, **hub.COMMANDS, **crop.COMMANDS, **pack.COMMANDS,
+            **service.COMMANDS}
 
 
 def build_parser() -> argparse.ArgumentParser:

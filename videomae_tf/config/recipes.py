@@ -52,7 +52,7 @@ FINETUNE_DEFAULTS = dict(
               flip=True, rand_aug="rand-m7-n4-mstd0.5-inc1", erase_prob=0.25,
               erase_max_area=1 / 3, scale=[0.08, 1.0], ratio=[3 / 4, 4 / 3],
               color_jitter=False, decode_short_side=None, backend="auto",
-              num_parallel_calls=None),
+              num_parallel_calls=None, service=None),
     mixup=0.8,
     cutmix=1.0,
     mixup_prob=1.0,

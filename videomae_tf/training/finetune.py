@@ -17,7 +17,9 @@ data           train / val (annotation lists), root (folder the list paths start
                root, or <output_dir>/synthetic), sampler, val_sampler, sampling_rate,
                short_side (validation resize), num_sample (views per video), flip,
                rand_aug, erase_prob, erase_max_area, scale, ratio (random resized crop),
-               color_jitter, decode_short_side, backend, num_parallel_calls
+               color_jitter, decode_short_side, backend, num_parallel_calls,
+               service (grpc://HOST:PORT: a packed data.train is read, decoded and
+               augmented by that tf.data service's workers; ``data.service``)
 mixup, cutmix, mixup_prob, mixup_switch_prob, smoothing    (official meanings)
 epochs, batch_size (per replica, per micro-batch), update_freq (micro-batches per step),
 lr, min_lr, warmup_lr (BASE rates, x total batch / 256), warmup_epochs, warmup_steps,
@@ -144,6 +146,22 @@ _NOT_PACKED = {"rand_aug": None, "erase_prob": 0.0, "color_jitter": False, "samp
                "val_sampler": "dense_center", "decode_short_side": None}
 
 
+def _check_service(cfg):
+    """``data.service`` needs packed training data and a dispatcher that answers: one line
+    before anything is built or written."""
+    service = cfg["data"]["service"]
+    if service is None:
+        return
+    from videomae_tf.data.packing import is_pack
+    from videomae_tf.data.service import check_reachable
+
+    if not is_pack(cfg["data"]["train"]):
+        raise InputError(f"data.service={service!r} sends the input pipeline to tf.data "
+                         "service workers, which run TensorFlow ops only: data.train must be "
+                         "a pack (`videomae-tf pack`), not an annotation list")
+    check_reachable(service)
+
+
 def _packed_datasets(cfg, mixup, global_batch):
     """The training function and validation dataset of packed data (``data.packing``)."""
     from videomae_tf.data.packing import packed_finetune_dataset, packed_validation_dataset
@@ -158,11 +176,20 @@ def _packed_datasets(cfg, mixup, global_batch):
                 crop_size=cfg["input_size"])
 
     def train_data(epoch, context):
-        return packed_finetune_dataset(
+        ds = packed_finetune_dataset(
             data["train"], num_sample=data["num_sample"], flip=data["flip"],
             scale=tuple(data["scale"]), ratio=tuple(data["ratio"]), shuffle=True, repeat=True,
             seed=cfg["seed"] * 100_003 + epoch, mixup=mixup, input_context=context,
             batch_size=context.get_per_replica_batch_size(global_batch), **view)
+        if data["service"] is None:
+            return ds
+        from videomae_tf.data.service import distribute
+
+        if context.num_input_pipelines > 1:
+            raise InputError(f"data.service={data['service']!r}: one trainer reads from a "
+                             f"tf.data service; this run has {context.num_input_pipelines} "
+                             "workers (run one, or leave data.service unset)")
+        return distribute(ds, data["service"])
 
     val = None
     if data["val"]:
@@ -193,6 +220,7 @@ def finetune(config):
     train_records, val_records = data_lists(cfg, "finetune")
     _check_labels(cfg, train_records, "data.train")
     _check_labels(cfg, val_records or [], "data.val")
+    _check_service(cfg)
     init = _init_source(cfg["init"])
     plan = plan_run(cfg, len(train_records) * cfg["data"]["num_sample"],
                     f"{len(train_records)} training videos")

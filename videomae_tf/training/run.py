@@ -216,7 +216,8 @@ def plan_run(cfg, num_examples, what):
 RESUMABLE_CHANGES = frozenset((
     "resume", "progress", "epochs", "output_dir", "log_every", "checkpoint_every",
     "keep_checkpoints", "collective_timeout", "jit_compile", "visualize_every", "eval_every",
-    "val_batch_size", "data.num_parallel_calls", "data.backend", "data.root"))
+    "val_batch_size", "data.num_parallel_calls", "data.backend", "data.root",
+    "data.service"))
 
 
 def _flat(config, prefix=""):
