@@ -43,19 +43,20 @@ def parse_address(address: str, what: str = "data.service") -> tuple[str, int]:
     return match["host"].strip("[]"), port
 
 
-def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> str:
-    """The address as ``grpc://HOST:PORT`` once something accepts connections there; an
-    InputError naming it otherwise (tf.data itself would retry for ever)."""
-    host, port = parse_address(address)
+def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT,
+                    what: str = "data.service") -> tuple[str, int]:
+    """(host, port) of ``address`` once something accepts connections there; an InputError
+    naming ``what`` and the address otherwise (tf.data itself would retry for ever)."""
+    host, port = parse_address(address, what)
     try:
         with socket.create_connection((host, port), timeout=timeout):
             pass
     except OSError as e:
         reason = e.strerror or type(e).__name__
-        raise InputError(f"data.service={address}: no tf.data service dispatcher answers at "
+        raise InputError(f"{what}={address}: no tf.data service dispatcher answers at "
                          f"{host}:{port} within {timeout:g} s ({reason}); start one with "
                          f"`videomae-tf data-service --dispatcher {port}`") from None
-    return f"grpc://{host}:{port}"
+    return host, port
 
 
 def distribute(dataset, address: str, *, job_name: str | None = None,
@@ -64,10 +65,10 @@ def distribute(dataset, address: str, *, job_name: str | None = None,
     a pass at most once, whichever worker makes it)."""
     import tensorflow as tf
 
-    service = check_reachable(address, timeout)
+    host, port = check_reachable(address, timeout)
     return dataset.apply(tf.data.experimental.service.distribute(
         processing_mode=tf.data.experimental.service.ShardingPolicy.DYNAMIC,
-        service=service, job_name=job_name))
+        service=f"grpc://{host}:{port}", job_name=job_name))
 
 
 def start_dispatcher(port: int = 0, work_dir: str | None = None):
@@ -87,8 +88,7 @@ def start_worker(dispatcher: str, port: int = 0, host: str | None = None):
     machine's name; give the address other hosts reach it by)."""
     import tensorflow as tf
 
-    dispatcher_host, dispatcher_port = parse_address(dispatcher, "--worker")
-    check_reachable(f"{dispatcher_host}:{dispatcher_port}")
+    dispatcher_host, dispatcher_port = check_reachable(dispatcher, what="--worker")
     config = tf.data.experimental.service.WorkerConfig(
         dispatcher_address=f"{dispatcher_host}:{dispatcher_port}",
         worker_address=f"{host or socket.gethostname()}:%port%", port=port)
